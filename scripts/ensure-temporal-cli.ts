@@ -1,0 +1,3 @@
+import { ensureTemporalCli } from '../src/stack/temporal.js';
+
+console.log(`temporal CLI: ${await ensureTemporalCli()}`);

@@ -1,0 +1,140 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { configSchema, loadConfig, parseEnv } from '../config.js';
+import { connectDatabase } from '../db/client.js';
+import { migrate } from '../db/migrate.js';
+import { startLocalPostgres, type LocalPostgres } from '../stack/postgres.js';
+import { preferredPort, spawnLogged, stopChild, waitFor } from '../stack/process.js';
+import { ensureTemporalCli, repositoryRoot, startTemporalDevServer, type TemporalDevServer } from '../stack/temporal.js';
+import { loadOrCreateDevSecrets, writeDevInfo, type DevInfo } from '../stack/dev-files.js';
+
+const devSettingsSchema = configSchema.pick({
+  HERALD_HOME: true,
+  HERALD_API_PORT: true,
+  HERALD_DEV_PG_PORT: true,
+  HERALD_DEV_TEMPORAL_PORT: true,
+  HERALD_DEV_TEMPORAL_UI_PORT: true,
+});
+
+/** Runs a node entry point of Herald from source, as the production image runs it from dist/. */
+export function spawnHeraldProcess(entry: string, env: NodeJS.ProcessEnv, label: string, quiet = false): ChildProcess {
+  return spawnLogged(process.execPath, ['--import', 'tsx', path.join(repositoryRoot, entry)], { env, label, cwd: repositoryRoot, quiet });
+}
+
+/**
+ * `herald dev`: PostgreSQL (unless DATABASE_URL is set), the Temporal dev server with its Web UI,
+ * the worker and the API, on local ports; Ctrl-C stops them all and keeps the data in .herald/.
+ */
+export async function runDev(): Promise<void> {
+  const settings = parseEnv(devSettingsSchema, process.env);
+  const home = path.resolve(settings.HERALD_HOME);
+  await mkdir(home, { recursive: true });
+  const secrets = await loadOrCreateDevSecrets(home);
+  const started: { postgres?: LocalPostgres; temporal?: TemporalDevServer; children: ChildProcess[] } = { children: [] };
+
+  let stopping: Promise<void> | undefined;
+  const stopAll = () =>
+    (stopping ??= (async () => {
+      console.log('\nStopping Herald…');
+      await Promise.all(started.children.map((child) => stopChild(child)));
+      await started.temporal?.stop();
+      await started.postgres?.stop();
+      console.log('Stopped. Data kept in', home);
+    })());
+  process.on('SIGINT', () => void stopAll().then(() => process.exit(0)));
+  process.on('SIGTERM', () => void stopAll().then(() => process.exit(0)));
+
+  try {
+    const cli = await ensureTemporalCli();
+
+    let databaseUrl = process.env.DATABASE_URL;
+    if (!databaseUrl) {
+      started.postgres = await startLocalPostgres({ dataDir: path.join(home, 'pg'), port: await preferredPort(settings.HERALD_DEV_PG_PORT), database: 'herald' });
+      databaseUrl = started.postgres.url('herald');
+      console.log(`PostgreSQL   ${databaseUrl}  (data in ${started.postgres.dataDir})`);
+    }
+    const sql = connectDatabase(databaseUrl, { max: 1 });
+    const applied = await migrate(sql);
+    await sql.end();
+    if (applied.length) console.log(`Migrations   applied ${applied.join(', ')}`);
+
+    started.temporal = await startTemporalDevServer({
+      cli,
+      dbFile: path.join(home, 'temporal', 'temporal.db'),
+      port: await preferredPort(settings.HERALD_DEV_TEMPORAL_PORT),
+      uiPort: await preferredPort(settings.HERALD_DEV_TEMPORAL_UI_PORT),
+      logLevel: 'error',
+    });
+    console.log(`Temporal     ${started.temporal.address}  (state in ${path.join(home, 'temporal')})`);
+
+    const apiPort = await preferredPort(settings.HERALD_API_PORT);
+    const env: NodeJS.ProcessEnv = {
+      HERALD_ADMIN_KEY: secrets.admin_key,
+      HERALD_ENCRYPTION_KEY: secrets.encryption_key,
+      HERALD_ALLOW_HTTP: 'true',
+      HERALD_DEV_MODE: 'true',
+      ...process.env,
+      HERALD_HOME: home,
+      HERALD_API_PORT: String(apiPort),
+      DATABASE_URL: databaseUrl,
+      TEMPORAL_ADDRESS: started.temporal.address,
+      TEMPORAL_NAMESPACE: started.temporal.namespace,
+    };
+    const config = loadConfig(env);
+
+    started.children.push(spawnHeraldProcess('src/worker/main.ts', env, 'worker'));
+    started.children.push(spawnHeraldProcess('src/api/main.ts', env, 'api'));
+    const apiUrl = `http://${config.HERALD_API_HOST}:${apiPort}`;
+    await waitFor(
+      'Herald API',
+      async () => {
+        for (const child of started.children) if (child.exitCode !== null) throw Object.assign(new Error('a Herald process exited'), { fatal: true });
+        const response = await fetch(`${apiUrl}/readyz`);
+        if (!response.ok) throw new Error(`readyz ${response.status}`);
+      },
+      120_000,
+    );
+
+    const info: DevInfo = {
+      api_url: apiUrl,
+      admin_key: config.HERALD_ADMIN_KEY!,
+      temporal_address: started.temporal.address,
+      temporal_namespace: started.temporal.namespace,
+      web_ui_url: started.temporal.uiUrl ?? null,
+      database_url: databaseUrl,
+    };
+    await writeDevInfo(home, info);
+    printBanner(info);
+    await Promise.race(started.children.map((child) => new Promise((resolve) => child.once('exit', resolve))));
+    if (stopping) return;
+    console.error('A Herald process exited; stopping the stack.');
+    await stopAll();
+    process.exit(1);
+  } catch (error) {
+    console.error((error as Error).message);
+    await stopAll();
+    process.exit(1);
+  }
+}
+
+function printBanner(info: DevInfo) {
+  console.log(`
+Herald is running.
+
+  API            ${info.api_url}   (OpenAPI: ${info.api_url}/openapi.json, docs: ${info.api_url}/docs)
+  Temporal UI    ${info.web_ui_url}
+  Temporal gRPC  ${info.temporal_address}  namespace ${info.temporal_namespace}
+  Admin API key  ${info.admin_key}
+  Written to     .herald/dev.json (the herald CLI reads it)
+
+Try it:
+
+  curl -s -X POST ${info.api_url}/v1/tenants \\
+    -H "Authorization: Bearer ${info.admin_key}" \\
+    -H "Content-Type: application/json" \\
+    -d '{"name": "Acme"}'
+
+Ctrl-C stops everything; data stays in .herald/.
+`);
+}

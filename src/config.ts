@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import path from 'node:path';
+
+/**
+ * Every setting Herald reads, from the environment, in one schema.
+ * Defaults are the ones `herald dev` needs; production overrides them.
+ */
+const booleanFromEnv = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+export const configSchema = z.object({
+  HERALD_HOME: z.string().default(path.resolve('.herald')),
+  HERALD_API_HOST: z.string().default('127.0.0.1'),
+  HERALD_API_PORT: port.default(8080),
+  HERALD_PUBLIC_URL: z.string().url().optional(),
+  HERALD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  HERALD_ADMIN_KEY: z.string().min(24, 'must be at least 24 characters').optional(),
+  HERALD_ENCRYPTION_KEY: z
+    .string()
+    .refine((value) => Buffer.from(value, 'base64').length === 32, 'must be 32 bytes, base64-encoded (openssl rand -base64 32)'),
+  HERALD_ALLOW_HTTP: booleanFromEnv.default(false),
+  HERALD_DEV_MODE: booleanFromEnv.default(false),
+  HERALD_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(256 * 1024),
+  HERALD_RETRY_JITTER: booleanFromEnv.default(true),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().default('herald'),
+  TEMPORAL_API_KEY: z.string().optional(),
+  TEMPORAL_TLS: booleanFromEnv.default(false),
+  TEMPORAL_TLS_CERT_PATH: z.string().optional(),
+  TEMPORAL_TLS_KEY_PATH: z.string().optional(),
+  TEMPORAL_TLS_CA_PATH: z.string().optional(),
+  // Used by `herald dev` only: where the embedded stack listens (taken when free, else any free port).
+  HERALD_DEV_PG_PORT: port.default(54329),
+  HERALD_DEV_TEMPORAL_PORT: port.default(7233),
+  HERALD_DEV_TEMPORAL_UI_PORT: port.default(8233),
+  HERALD_WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).max(10000).default(200),
+  HERALD_WORKER_MAX_WORKFLOW_TASKS: z.coerce.number().int().min(1).max(10000).default(100),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly issues: { variable: string; message: string }[]) {
+    super(
+      `Invalid configuration:\n${issues.map((issue) => `  ${issue.variable}: ${issue.message}`).join('\n')}`,
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return parseEnv(configSchema, env);
+}
+
+/** Parses the environment with the config schema or a part of it (`configSchema.pick`). */
+export function parseEnv<Schema extends z.ZodType>(schema: Schema, env: NodeJS.ProcessEnv): z.infer<Schema> {
+  // An empty variable means "unset", as it does in docker-compose files.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => ({
+        variable: String(issue.path[0] ?? '(root)'),
+        message: issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message,
+      })),
+    );
+  }
+  return parsed.data;
+}

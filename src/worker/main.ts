@@ -1,0 +1,29 @@
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { connectDatabase } from '../db/client.js';
+import { migrate } from '../db/migrate.js';
+import { createLogger } from '../logger.js';
+import { loadConfigOrExit, onShutdownSignal } from '../main-helpers.js';
+import { connectTemporalClient } from '../temporal/connection.js';
+import { ensureSearchAttributes } from '../temporal/search-attributes.js';
+import { createHeraldWorker } from './worker.js';
+
+const config = loadConfigOrExit();
+Runtime.install({ logger: new DefaultLogger(config.HERALD_LOG_LEVEL === 'debug' || config.HERALD_LOG_LEVEL === 'trace' ? 'INFO' : 'WARN') });
+const logger = createLogger(config.HERALD_LOG_LEVEL, 'herald-worker');
+const sql = connectDatabase(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE });
+await migrate(sql);
+const temporal = await connectTemporalClient(config);
+await ensureSearchAttributes(temporal, config.TEMPORAL_NAMESPACE).catch((error) =>
+  logger.warn({ err: error }, 'could not register search attributes; register them with `temporal operator search-attribute create`'),
+);
+const { worker, connection } = await createHeraldWorker({ config, sql, temporal, logger });
+logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
+// SIGTERM: Worker.shutdown() stops polling and lets in-flight tasks finish within shutdownGraceTime.
+onShutdownSignal(async () => {
+  worker.shutdown();
+});
+await worker.run();
+await connection.close();
+await temporal.connection.close();
+await sql.end({ timeout: 5 });
+process.exit(0);

@@ -1,0 +1,55 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle, type WorkerOptions } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import type { Config } from '../config.js';
+import type { Sql } from '../db/client.js';
+import type { Logger } from '../logger.js';
+import { temporalConnectionOptions } from '../temporal/connection.js';
+import { createActivities } from '../../activities/index.js';
+
+export const workflowsPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../workflows/index');
+
+export function bundleHeraldWorkflows(): Promise<WorkflowBundle> {
+  return bundleWorkflowCode({ workflowsPath: resolveWorkflowsEntry(), logger: quietBundlerLogger });
+}
+
+/** Compiled code runs workflows/index.js; sources run workflows/index.ts. */
+function resolveWorkflowsEntry(): string {
+  return import.meta.url.endsWith('.ts') ? `${workflowsPath}.ts` : `${workflowsPath}.js`;
+}
+
+const quietBundlerLogger = {
+  log: () => {},
+  trace: () => {},
+  debug: () => {},
+  info: () => {},
+  warn: (message: string, meta?: unknown) => console.warn(message, meta ?? ''),
+  error: (message: string, meta?: unknown) => console.error(message, meta ?? ''),
+};
+
+export interface WorkerDeps {
+  config: Config;
+  sql: Sql;
+  temporal: Client;
+  logger: Logger;
+  connection?: NativeConnection;
+  taskQueue?: string;
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+export async function createHeraldWorker(deps: WorkerDeps): Promise<{ worker: Worker; connection: NativeConnection; ownsConnection: boolean }> {
+  const ownsConnection = !deps.connection;
+  const connection = deps.connection ?? (await NativeConnection.connect(await temporalConnectionOptions(deps.config)));
+  const worker = await Worker.create({
+    connection,
+    namespace: deps.config.TEMPORAL_NAMESPACE,
+    taskQueue: deps.taskQueue ?? deps.config.TEMPORAL_TASK_QUEUE,
+    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: resolveWorkflowsEntry() }),
+    activities: createActivities({ sql: deps.sql, config: deps.config, temporal: deps.temporal, logger: deps.logger }),
+    maxConcurrentActivityTaskExecutions: deps.config.HERALD_WORKER_MAX_ACTIVITIES,
+    maxConcurrentWorkflowTaskExecutions: deps.config.HERALD_WORKER_MAX_WORKFLOW_TASKS,
+    shutdownGraceTime: '20s',
+  });
+  return { worker, connection, ownsConnection };
+}
