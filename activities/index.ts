@@ -2,21 +2,36 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../src/config.js';
 import type { Sql } from '../src/db/client.js';
 import type { Logger } from '../src/logger.js';
+import { createSecretBox, type SecretBox } from '../src/core/crypto.js';
+import type { SignatureProfile } from '../src/core/signing.js';
+import { createDeliveryActivities } from './delivery.js';
+import { createHealthActivities } from './health.js';
 
 export interface ActivityDeps {
   sql: Sql;
   config: Config;
   temporal: Client;
   logger: Logger;
+  secretBox: SecretBox;
+  extraSignatureProfiles?: Record<string, SignatureProfile>;
+  /** Reports an endpoint health workflow handles before continuing as new (tests make it small). */
+  healthReportsPerRun?: number;
 }
 
 /** All of Herald's activities, bound to their dependencies (samples-typescript: activities-dependency-injection). */
-export function createActivities(deps: ActivityDeps) {
+export function createActivities(deps: Omit<ActivityDeps, 'secretBox'> & { secretBox?: SecretBox }) {
+  const full: ActivityDeps = {
+    extraSignatureProfiles: deps.config.HERALD_SIGNATURE_PROFILES,
+    ...deps,
+    secretBox: deps.secretBox ?? createSecretBox(deps.config.HERALD_ENCRYPTION_KEY),
+  };
   return {
     async ping(): Promise<string> {
-      await deps.sql`select 1`;
+      await full.sql`select 1`;
       return 'pong';
     },
+    ...createDeliveryActivities(full),
+    ...createHealthActivities(full),
   };
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import path from 'node:path';
+import { signatureProfileSchema } from './core/signing.js';
 
 /**
  * Every setting Herald reads, from the environment, in one schema.
@@ -25,6 +26,19 @@ export const configSchema = z.object({
   HERALD_DEV_MODE: booleanFromEnv.default(false),
   HERALD_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(256 * 1024),
   HERALD_RETRY_JITTER: booleanFromEnv.default(true),
+  /** Extra named signature profiles, as JSON: {"acme": {…profile…}}; built-in names cannot be redefined. */
+  HERALD_SIGNATURE_PROFILES: z
+    .string()
+    .transform((text, context) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        context.addIssue({ code: 'custom', message: 'must be JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.string().regex(/^[a-z0-9-]+$/, 'profile names are lowercase words with dashes'), signatureProfileSchema))
+    .optional(),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),

@@ -1,1 +1,4 @@
 export * from './ping.js';
+export * from './delivery.js';
+export * from './fanout.js';
+export * from './health.js';

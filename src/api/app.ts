@@ -1,9 +1,17 @@
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
+import swaggerUi from 'swagger-ui-express';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
+import { authenticate } from './auth.js';
 import { errorMiddleware, HttpError, requireJsonBody, routeNotFound } from './errors.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { endpointRoutes } from './routes/endpoints.js';
+import { eventTypeRoutes } from './routes/event-types.js';
+import { tenantRoutes } from './routes/tenants.js';
+import { eventRoutes } from './routes/events.js';
+import { deliveryRoutes } from './routes/deliveries.js';
 
 export interface ApiDeps {
   config: Config;
@@ -11,6 +19,22 @@ export interface ApiDeps {
   temporal: Client;
   logger: Logger;
 }
+
+/**
+ * A resource module: `<name>Routes(deps)` returns a router whose routes carry their whole path (`/v1/...`)
+ * and are declared with defineRoute() (src/api/openapi.ts), which validates them and puts them in the
+ * OpenAPI document. Authentication is done for every /v1 path before any module runs; a module adds
+ * the authorization it needs per route (requireAdmin, tenantScope from src/api/auth.ts).
+ */
+export type RouteModule = (deps: ApiDeps) => express.Router;
+
+export const routeModules: RouteModule[] = [
+  tenantRoutes,
+  eventTypeRoutes,
+  endpointRoutes,
+  eventRoutes,
+  deliveryRoutes,
+];
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -46,12 +70,64 @@ export function createApp(deps: ApiDeps): Express {
     response.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks });
   });
 
+  const routers = routeModules.map((module) => module(deps));
+  const document = buildOpenApiDocument();
+  app.get('/openapi.json', (_request, response) => {
+    response.json(document);
+  });
+  app.use('/docs', swaggerUi.serve, swaggerUi.setup(document, { customSiteTitle: 'Herald API' }));
+
+  // Authentication comes before the body is read: without a key nothing is parsed.
+  app.use('/v1', authenticate(deps));
   app.use(requireJsonBody);
   app.use(express.json({ limit: deps.config.HERALD_MAX_BODY_BYTES, type: 'application/json', strict: true }));
+  for (const router of routers) app.use(router);
 
+  app.use(methodNotAllowed(app));
   app.use(routeNotFound);
   app.use(errorMiddleware(deps.logger));
   return app;
+}
+
+/** Every route of the app, from the Express router stack: routers mounted at the root, routes with their whole path. */
+export function listRoutes(app: Express): { method: string; path: string }[] {
+  const routes: { method: string; path: string }[] = [];
+  const visit = (stack: RouterLayer[]) => {
+    for (const layer of stack) {
+      if (layer.route) {
+        for (const method of Object.keys(layer.route.methods).filter((name) => name !== '_all')) routes.push({ method, path: layer.route.path });
+      } else if (Array.isArray(layer.handle?.stack) && (layer.rawPath === undefined || layer.rawPath === '/')) {
+        visit(layer.handle.stack);
+      }
+    }
+  };
+  visit((app as unknown as { router: { stack: RouterLayer[] } }).router.stack);
+  return routes;
+}
+
+interface RouterLayer {
+  rawPath?: unknown;
+  route?: { path: string; methods: Record<string, boolean> };
+  handle?: { stack?: RouterLayer[] };
+}
+
+/** 405 with an Allow header when the path exists with other methods (reached only when no route matched). */
+function methodNotAllowed(app: Express): RequestHandler {
+  let table: { pattern: RegExp; methods: string[] }[] | undefined;
+  const patternOf = (path: string) =>
+    new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z0-9_]+/g, '[^/]+')}/?$`, 'i');
+  return (request, response, next) => {
+    table ??= listRoutes(app).map((route) => ({ pattern: patternOf(route.path), methods: [route.method.toUpperCase()] }));
+    const allowed = new Set(table.filter((entry) => entry.pattern.test(request.path)).flatMap((entry) => entry.methods));
+    if (allowed.size === 0) {
+      next();
+      return;
+    }
+    if (allowed.has('GET')) allowed.add('HEAD');
+    const allow = [...allowed].join(', ');
+    response.setHeader('allow', allow);
+    next(new HttpError(405, 'method_not_allowed', `${request.method} is not allowed on ${request.path}; use ${allow}`, { allow: [...allowed] }));
+  };
 }
 
 export { HttpError };

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { runDev } from './dev.js';
+import { registerWebhooksCommands } from './webhooks.js';
 
 const program = new Command('herald').description('Herald: self-hosted webhook delivery').version('0.1.0');
 
@@ -9,5 +10,7 @@ program
   .action(async () => {
     await runDev();
   });
+
+registerWebhooksCommands(program);
 
 await program.parseAsync(process.argv);

@@ -7,7 +7,18 @@ import { durationPattern, parseDuration } from './durations.js';
  */
 export const defaultRetrySchedule = ['5s', '5m', '30m', '2h', '5h', '10h', '10h'];
 
-const duration = z.string().regex(durationPattern, 'must be a duration with a unit, such as 250ms, 10s, 5m, 2h or 3d');
+/**
+ * Temporal waits at least one second before retrying an activity, whatever nextRetryDelay asks for,
+ * so shorter delays are refused rather than silently stretched.
+ */
+export const minimumRetryDelayMs = 1000;
+const maximumRetryDelayMs = 7 * 86_400_000;
+
+const duration = z
+  .string()
+  .regex(durationPattern, 'must be a duration with a unit, such as 250ms, 10s, 5m, 2h or 3d')
+  .refine((text) => !durationPattern.test(text) || parseDuration(text) >= minimumRetryDelayMs, 'retry delays must be at least 1s')
+  .refine((text) => !durationPattern.test(text) || parseDuration(text) <= maximumRetryDelayMs, 'retry delays must be at most 7d');
 
 export const retryScheduleSchema = z.union([
   z.array(duration).max(50, 'at most 50 retries'),
@@ -34,4 +45,31 @@ export function retryDelaysMs(schedule: RetrySchedule): number[] {
   const first = parseDuration(initial);
   const cap = max ? parseDuration(max) : Number.POSITIVE_INFINITY;
   return Array.from({ length: retries }, (_, index) => Math.min(cap, Math.round(first * factor ** index)));
+}
+
+/**
+ * The wait before the retry that follows failed attempt `attempt` (1-based), or undefined when the
+ * schedule is exhausted. Jitter spreads retries of many deliveries (±10 %); a receiver's Retry-After
+ * (429/503) is honoured but clamped between the scheduled delay and twice that, so a receiver can
+ * neither hammer itself sooner nor park a delivery forever.
+ */
+export function nextRetryDelayMs(
+  delaysMs: number[],
+  attempt: number,
+  options: { jitter: boolean; retryAfterMs?: number; random?: () => number },
+): number | undefined {
+  const scheduled = delaysMs[attempt - 1];
+  if (scheduled === undefined) return undefined;
+  if (options.retryAfterMs !== undefined) return Math.min(Math.max(options.retryAfterMs, scheduled), 2 * scheduled);
+  if (!options.jitter) return scheduled;
+  const random = options.random ?? Math.random;
+  return Math.max(1, Math.round(scheduled * (0.9 + 0.2 * random())));
+}
+
+/** Retry-After as seconds or an HTTP date, in ms from `now`; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }

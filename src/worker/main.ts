@@ -6,6 +6,7 @@ import { loadConfigOrExit, onShutdownSignal } from '../main-helpers.js';
 import { connectTemporalClient } from '../temporal/connection.js';
 import { ensureSearchAttributes } from '../temporal/search-attributes.js';
 import { createHeraldWorker } from './worker.js';
+import { startSweeper } from './sweeper.js';
 
 const config = loadConfigOrExit();
 Runtime.install({ logger: new DefaultLogger(config.HERALD_LOG_LEVEL === 'debug' || config.HERALD_LOG_LEVEL === 'trace' ? 'INFO' : 'WARN') });
@@ -17,12 +18,14 @@ await ensureSearchAttributes(temporal, config.TEMPORAL_NAMESPACE).catch((error) 
   logger.warn({ err: error }, 'could not register search attributes; register them with `temporal operator search-attribute create`'),
 );
 const { worker, connection } = await createHeraldWorker({ config, sql, temporal, logger });
+const stopSweeper = startSweeper({ sql, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger });
 logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
 // SIGTERM: Worker.shutdown() stops polling and lets in-flight tasks finish within shutdownGraceTime.
 onShutdownSignal(async () => {
   worker.shutdown();
 });
 await worker.run();
+await stopSweeper();
 await connection.close();
 await temporal.connection.close();
 await sql.end({ timeout: 5 });

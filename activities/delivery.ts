@@ -1,0 +1,186 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { ActivityDeps } from './index.js';
+import { buildEnvelope } from '../src/core/envelope.js';
+import { loadEndpointForDelivery } from '../src/core/endpoints.js';
+import { postWebhook, type HttpAttemptResult } from '../src/core/http-delivery.js';
+import { nextRetryDelayMs, parseRetryAfter, retryDelaysMs, type RetrySchedule } from '../src/core/retry-schedule.js';
+import { resolveProfile, signatureHeaders } from '../src/core/signing.js';
+import { publishEvent } from '../src/core/publish.js';
+import { dispatchEventBatch } from '../src/core/dispatch.js';
+import { reportAttemptToHealth } from './health.js';
+import { heraldVersion } from '../src/version.js';
+import { attemptFailedSignal, deliveryWorkflowId, nonRetryableDeliveryFailures, type DeliveryStatus } from '../workflows/delivery.js';
+
+export interface DeliveryPlan {
+  status: DeliveryStatus;
+  attempts: number;
+  maxAttempts: number;
+  retryDelaysMs: number[];
+  timeoutMs: number;
+}
+
+export interface AttemptOutcome {
+  attempt: number;
+  status_code: number | null;
+}
+
+const heartbeatEveryMs = 2000;
+const statusesWithRetryAfter = new Set([429, 503]);
+
+export function createDeliveryActivities(deps: ActivityDeps) {
+  const { sql, config } = deps;
+  const dispatchDeps = { sql, temporal: deps.temporal, taskQueue: config.TEMPORAL_TASK_QUEUE };
+
+  return {
+    /** The schedule in force when the series starts; the workflow turns it into a retry policy. */
+    async loadDeliveryPlan(deliveryId: string): Promise<DeliveryPlan> {
+      const [row] = await sql<{ status: DeliveryStatus; attempts: number; retry_schedule: RetrySchedule; timeout_ms: number }[]>`
+        select d.status, d.attempts, e.retry_schedule, e.timeout_ms
+        from deliveries d join endpoints e on e.id = d.endpoint_id where d.id = ${deliveryId}`;
+      if (!row) throw ApplicationFailure.nonRetryable(`delivery ${deliveryId} does not exist`, nonRetryableDeliveryFailures.deliveryNotFound);
+      const delays = retryDelaysMs(row.retry_schedule);
+      const maxAttempts = Math.max(delays.length + 1, row.attempts + 1);
+      await sql`update deliveries set max_attempts = ${maxAttempts} where id = ${deliveryId} and max_attempts <> ${maxAttempts}`;
+      return { status: row.status, attempts: row.attempts, maxAttempts, retryDelaysMs: delays, timeoutMs: row.timeout_ms };
+    },
+
+    /**
+     * One attempt: load, sign, POST, record. A failure that will be retried throws with the
+     * schedule's next delay as nextRetryDelay; Temporal's retry policy does the waiting.
+     */
+    async attemptDelivery(input: { deliveryId: string; maxAttempts: number; retryDelaysMs: number[] }): Promise<AttemptOutcome> {
+      const context = Context.current();
+      const attempt = context.info.attempt;
+      const [delivery] = await sql<
+        { id: string; tenant_id: string; endpoint_id: string; attempts: number; status: DeliveryStatus; last_status_code: number | null; event_id: string; event_type: string; schema_version: string; trace_id: string; created_at: Date; data: unknown }[]
+      >`
+        update deliveries d set status = 'delivering', next_attempt_at = null, updated_at = now()
+        from events e
+        where d.id = ${input.deliveryId} and e.id = d.event_id and d.status not in ('delivered', 'failed')
+        returning d.id, d.tenant_id, d.endpoint_id, d.attempts, d.status, d.last_status_code, e.id as event_id, e.event_type, e.schema_version, e.trace_id, e.created_at, e.data`;
+      if (!delivery) {
+        const [done] = await sql<{ status: DeliveryStatus; attempts: number; last_status_code: number | null }[]>`select status, attempts, last_status_code from deliveries where id = ${input.deliveryId}`;
+        if (done?.status === 'delivered') return { attempt: done.attempts, status_code: done.last_status_code };
+        throw ApplicationFailure.nonRetryable(`delivery ${input.deliveryId} is ${done ? done.status : 'missing'}`, nonRetryableDeliveryFailures.deliveryNotFound);
+      }
+      if (attempt > delivery.attempts + 1) {
+        // Attempts that started but never got recorded: their worker died mid-request.
+        await sql`
+          insert into attempts (delivery_id, tenant_id, endpoint_id, attempt, started_at, duration_ms, success, error_class, error_message)
+          select ${delivery.id}, ${delivery.tenant_id}, ${delivery.endpoint_id}, n, now(), 0, false, 'interrupted', 'the worker running this attempt stopped before recording it'
+          from generate_series(${delivery.attempts + 1}::int, ${attempt - 1}::int) as n
+          on conflict (delivery_id, attempt) where kind = 'delivery' do nothing`;
+      }
+
+      const endpoint = await loadEndpointForDelivery(sql, deps.secretBox, delivery.endpoint_id);
+      if (!endpoint || endpoint.deleted || !endpoint.active) {
+        throw ApplicationFailure.nonRetryable(`endpoint ${delivery.endpoint_id} is disabled or deleted`, nonRetryableDeliveryFailures.endpointDisabled);
+      }
+
+      const body = buildEnvelope(endpoint.envelope, {
+        eventId: delivery.event_id,
+        deliveryId: delivery.id,
+        eventType: delivery.event_type,
+        schemaVersion: delivery.schema_version,
+        traceId: delivery.trace_id,
+        createdAt: delivery.created_at,
+        data: delivery.data,
+      });
+      const profile = resolveProfile(endpoint.signature, deps.extraSignatureProfiles);
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        'user-agent': endpoint.signature.user_agent ?? `Herald-Webhooks/${heraldVersion}`,
+        ...endpoint.headers,
+        ...signatureHeaders({
+          profile,
+          secrets: endpoint.secrets,
+          messageId: delivery.id,
+          timestamp: Math.floor(Date.now() / 1000),
+          body,
+          clientId: endpoint.signature.client_id ?? delivery.tenant_id,
+        }),
+      };
+
+      const startedAt = new Date();
+      const heartbeat = setInterval(() => context.heartbeat(), heartbeatEveryMs);
+      let result: HttpAttemptResult;
+      try {
+        result = await postWebhook(endpoint.url, headers, body, endpoint.timeout_ms, context.cancellationSignal);
+      } finally {
+        clearInterval(heartbeat);
+      }
+
+      const gone = result.statusCode === 410;
+      const isLast = attempt >= input.maxAttempts || gone;
+      const retryAfterMs = result.statusCode !== null && statusesWithRetryAfter.has(result.statusCode) ? parseRetryAfter(result.retryAfter) : undefined;
+      const delayMs = result.ok || isLast ? undefined : nextRetryDelayMs(input.retryDelaysMs, attempt, { jitter: config.HERALD_RETRY_JITTER, retryAfterMs });
+      const nextAttemptAt = delayMs === undefined ? null : new Date(Date.now() + delayMs);
+      const status: DeliveryStatus = result.ok ? 'delivered' : nextAttemptAt ? 'retrying' : 'delivering';
+
+      await sql`
+        with recorded as (
+          insert into attempts (delivery_id, tenant_id, endpoint_id, attempt, started_at, duration_ms, status_code, success, error_class, error_message, response_headers, response_body)
+          values (${delivery.id}, ${delivery.tenant_id}, ${delivery.endpoint_id}, ${attempt}, ${startedAt}, ${result.durationMs}, ${result.statusCode}, ${result.ok},
+                  ${result.errorClass}, ${result.errorMessage}, ${sql.json(result.headers)}, ${result.body})
+          on conflict (delivery_id, attempt) where kind = 'delivery' do nothing
+        )
+        update deliveries set
+          status = ${status}, attempts = greatest(attempts, ${attempt}), last_status_code = ${result.statusCode}, last_error = ${result.errorMessage},
+          next_attempt_at = ${nextAttemptAt}, updated_at = now(), completed_at = ${result.ok ? sql`now()` : null}
+        where id = ${delivery.id}`;
+
+      await reportAttemptToHealth(deps, endpoint, result.ok, {
+        delivery_id: delivery.id,
+        attempt,
+        at: startedAt.toISOString(),
+        status_code: result.statusCode,
+        error_class: result.errorClass,
+        error: result.errorMessage,
+        disable_after_failures: endpoint.disable_after_failures,
+        disable_after_ms: endpoint.disable_after_ms,
+      });
+
+      if (result.ok) return { attempt, status_code: result.statusCode };
+      const message = `attempt ${attempt} failed: ${result.errorMessage}`;
+      if (gone) throw ApplicationFailure.nonRetryable(`${message} (410 Gone: the receiver asked to stop)`, nonRetryableDeliveryFailures.endpointGone);
+      if (!nextAttemptAt) throw ApplicationFailure.create({ message, type: 'DeliveryAttemptFailed', nonRetryable: true });
+      await deps.temporal.workflow
+        .getHandle(deliveryWorkflowId(delivery.id))
+        .signal(attemptFailedSignal, { attempt, status_code: result.statusCode, error: result.errorMessage ?? 'failed', next_attempt_at: nextAttemptAt.toISOString() })
+        .catch((error) => deps.logger.warn({ err: error, delivery_id: delivery.id }, 'could not report progress to the delivery workflow'));
+      throw ApplicationFailure.create({ message, type: 'DeliveryAttemptFailed', nextRetryDelay: delayMs });
+    },
+
+    /** Ends a series as failed (the dead-letter set) and tells the tenant's subscribers, once. */
+    async finishFailedDelivery(input: { deliveryId: string; reason: string }): Promise<{ attempts: number; last_status_code: number | null; last_error: string | null }> {
+      const [delivery] = await sql<{ tenant_id: string; event_id: string; endpoint_id: string; event_type: string; attempts: number; last_status_code: number | null; last_error: string | null }[]>`
+        update deliveries set
+          status = 'failed', failure_reason = coalesce(failure_reason, ${input.reason}), next_attempt_at = null,
+          completed_at = coalesce(completed_at, now()), updated_at = now()
+        where id = ${input.deliveryId}
+        returning tenant_id, event_id, endpoint_id, event_type, attempts, last_status_code, last_error`;
+      if (!delivery) return { attempts: 0, last_status_code: null, last_error: null };
+      // A failed delivery_failed notice never announces itself, or a dead receiver would loop forever.
+      if (input.reason !== 'endpoint_disabled' && delivery.event_type !== 'v1.webhook.delivery_failed') {
+        await publishEvent(dispatchDeps, {
+          tenantId: delivery.tenant_id,
+          eventType: 'v1.webhook.delivery_failed',
+          data: {
+            delivery_id: input.deliveryId,
+            event_id: delivery.event_id,
+            endpoint_id: delivery.endpoint_id,
+            event_type: delivery.event_type,
+            attempts: delivery.attempts,
+            last_error: delivery.last_error,
+          },
+          idempotencyKey: `herald:delivery_failed:${input.deliveryId}`,
+        });
+      }
+      return { attempts: delivery.attempts, last_status_code: delivery.last_status_code, last_error: delivery.last_error };
+    },
+
+    async dispatchEventDeliveries(input: { eventId: string; afterDeliveryId?: string; limit: number }) {
+      return dispatchEventBatch(dispatchDeps, input.eventId, input.afterDeliveryId, input.limit);
+    },
+  };
+}

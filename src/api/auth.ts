@@ -1,0 +1,99 @@
+import type { Request, RequestHandler, Response } from 'express';
+import type { Config } from '../config.js';
+import type { Sql } from '../db/client.js';
+import { hashApiKey, safeEqual } from '../core/crypto.js';
+import { HttpError, forbidden, notFound } from './errors.js';
+
+/**
+ * Who is calling: the administrator (HERALD_ADMIN_KEY, acts on everything) or a tenant (an `sk_` key
+ * stored as a SHA-256 hash in api_keys, acts on its own tenant only). Another tenant's resources are
+ * answered 404, exactly like missing ones, so keys cannot probe for ids; admin-only actions are 403.
+ */
+export type Principal = { kind: 'admin' } | { kind: 'tenant'; tenantId: string; keyId: string };
+
+export interface TenantRow {
+  id: string;
+  name: string;
+  max_endpoints: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const unauthorized = (message: string) => new HttpError(401, 'unauthorized', message);
+
+function bearerToken(request: Request): string | undefined {
+  const header = request.headers.authorization;
+  const match = header ? /^Bearer[ ]+(\S+)\s*$/i.exec(header) : null;
+  return match?.[1];
+}
+
+/** Sets `response.locals.principal` from `Authorization: Bearer <key>`; 401 when it is missing, unknown or revoked. */
+export function authenticate(deps: { sql: Sql; config: Pick<Config, 'HERALD_ADMIN_KEY'> }): RequestHandler {
+  const adminHash = deps.config.HERALD_ADMIN_KEY ? hashApiKey(deps.config.HERALD_ADMIN_KEY) : undefined;
+  return async (request, response, next) => {
+    response.setHeader('www-authenticate', 'Bearer');
+    const token = bearerToken(request);
+    if (!token) throw unauthorized('Send an API key as Authorization: Bearer <key>');
+    const hash = hashApiKey(token);
+    // Both sides are SHA-256 digests of equal length, compared in constant time.
+    if (adminHash && safeEqual(hash, adminHash)) {
+      response.locals.principal = { kind: 'admin' } satisfies Principal;
+      response.removeHeader('www-authenticate');
+      next();
+      return;
+    }
+    const [key] = await deps.sql<{ id: string; tenant_id: string }[]>`select id, tenant_id from api_keys where key_hash = ${hash} and revoked_at is null`;
+    if (!key) throw unauthorized('The API key is not valid');
+    response.locals.principal = { kind: 'tenant', tenantId: key.tenant_id, keyId: key.id } satisfies Principal;
+    response.removeHeader('www-authenticate');
+    next();
+  };
+}
+
+export function principalOf(response: Response): Principal {
+  const principal = response.locals.principal as Principal | undefined;
+  if (!principal) throw unauthorized('Send an API key as Authorization: Bearer <key>');
+  return principal;
+}
+
+/** Whether the principal may see the tenant's resources. */
+export function canActOnTenant(principal: Principal, tenantId: string): boolean {
+  return principal.kind === 'admin' || principal.tenantId === tenantId;
+}
+
+/** 403 for tenant keys: creating tenants, listing them, writing the event catalog. */
+export const requireAdmin: RequestHandler = (_request, response, next) => {
+  if (principalOf(response).kind !== 'admin') throw forbidden('This action needs the admin key');
+  next();
+};
+
+export async function findTenant(sql: Sql, tenantId: string): Promise<TenantRow | undefined> {
+  const [tenant] = await sql<TenantRow[]>`select id, name, max_endpoints, created_at, updated_at from tenants where id = ${tenantId}`;
+  return tenant;
+}
+
+/**
+ * For `/v1/tenants/:tenant_id/...`: loads the tenant into `response.locals.tenant`, or answers 404 when it
+ * does not exist or the principal may not see it (a tenant key naming another tenant).
+ */
+export function tenantScope(deps: { sql: Sql }): RequestHandler {
+  return async (request, response, next) => {
+    const tenantId = String(request.params.tenant_id ?? '');
+    const loaded = response.locals.tenant as TenantRow | undefined;
+    if (loaded?.id === tenantId) {
+      next();
+      return;
+    }
+    const tenant = canActOnTenant(principalOf(response), tenantId) ? await findTenant(deps.sql, tenantId) : undefined;
+    if (!tenant) throw notFound('Tenant');
+    response.locals.tenant = tenant;
+    next();
+  };
+}
+
+/** The tenant tenantScope loaded. */
+export function tenantOf(response: Response): TenantRow {
+  const tenant = response.locals.tenant as TenantRow | undefined;
+  if (!tenant) throw new Error('tenantOf() needs the tenantScope middleware on the route');
+  return tenant;
+}

@@ -1,0 +1,137 @@
+import { extendZodWithOpenApi, OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
+import type { RequestHandler, Router } from 'express';
+import { z, type ZodType } from 'zod';
+import { validated, type RequestSchemas, type ValidatedHandler } from './validation.js';
+
+/**
+ * The OpenAPI 3.1 document, generated from the zod schemas the handlers validate with. Routes are
+ * declared with defineRoute(), which mounts the handler and documents it in one go, so a route cannot
+ * exist without its documentation. Import `z` from here in route modules: it has `.openapi()`.
+ */
+extendZodWithOpenApi(z);
+export { z };
+
+/**
+ * `.openapi(...)` for a schema built before the extension above ran: zod 4 gives each schema its methods
+ * when it is constructed, so schemas of modules loaded earlier (src/core/*) lack the method.
+ */
+export function withOpenApi<T extends ZodType>(schema: T, refId: string, metadata: Parameters<T['openapi']>[1] = {}): T {
+  const openapi = (z.ZodType.prototype as unknown as { openapi: (...args: unknown[]) => T }).openapi;
+  return openapi.call(schema, refId, metadata);
+}
+
+export const errorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: 'validation_failed' }),
+      message: z.string().openapi({ example: 'body.url: must be an absolute http(s) URL' }),
+      details: z.unknown().openapi({ description: 'For validation errors: [{field, message, code}] naming each field' }),
+    }),
+  })
+  .openapi('Error');
+
+export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+const errorDescriptions: Record<number, string> = {
+  400: 'Malformed JSON',
+  401: 'Missing or unknown API key',
+  403: 'The key may not perform this action',
+  404: 'Not found (or not visible to this key)',
+  409: 'Conflict',
+  413: 'The body is larger than HERALD_MAX_BODY_BYTES',
+  415: 'The body is not application/json',
+  422: 'Validation failed; details name each field',
+};
+
+export interface RouteSpec<S extends RequestSchemas> {
+  method: HttpMethod;
+  /** Express syntax, the whole path: `/v1/tenants/:tenant_id/endpoints`. */
+  path: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  /** Who may call the route, for the document (enforced by `before`). */
+  access: 'admin' | 'tenant' | 'public';
+  request?: S;
+  /** Success responses: status → description and body schema (none for 204). */
+  responses: Record<number, { description: string; schema?: ZodType }>;
+  /** Error statuses besides the ones every route may answer (401, and 400/413/415/422 when there is input). */
+  errors?: number[];
+  /** Middleware run before validation: authorization (requireAdmin, tenantScope), rate limits… */
+  before?: RequestHandler[];
+}
+
+const documented = new Map<string, RouteConfig>();
+type RouteParameter = NonNullable<RouteConfig['request']>['params'];
+
+export const openApiPath = (expressPath: string) => expressPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+
+/** Adds a route to the document (idempotent: createApp may run many times in one process). */
+export function documentRoute<S extends RequestSchemas>(spec: RouteSpec<S>): void {
+  const request = spec.request ?? ({} as S);
+  const pathParams = [...spec.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((match) => match[1]);
+  if (pathParams.length > 0 && !request.params) throw new Error(`${spec.method.toUpperCase()} ${spec.path}: path parameters need a params schema`);
+  const errors = new Set(spec.errors ?? []);
+  if (spec.access !== 'public') errors.add(401);
+  if (spec.access === 'admin') errors.add(403);
+  if (request.params || request.query || request.body) errors.add(422);
+  if (request.body) [400, 413, 415].forEach((status) => errors.add(status));
+
+  const responses: RouteConfig['responses'] = {};
+  for (const [status, response] of Object.entries(spec.responses)) {
+    responses[status] = response.schema
+      ? { description: response.description, content: { 'application/json': { schema: response.schema } } }
+      : { description: response.description };
+  }
+  for (const status of [...errors].sort()) {
+    responses[status] = { description: errorDescriptions[status] ?? 'Error', content: { 'application/json': { schema: errorSchema } } };
+  }
+  documented.set(`${spec.method} ${spec.path}`, {
+    method: spec.method,
+    path: openApiPath(spec.path),
+    summary: spec.summary,
+    description: spec.description ?? (spec.access === 'admin' ? 'Admin key only.' : undefined),
+    tags: spec.tags,
+    security: spec.access === 'public' ? [] : [{ bearerAuth: [] }],
+    request: {
+      params: request.params as RouteParameter,
+      query: request.query as RouteParameter,
+      body: request.body ? { required: true, content: { 'application/json': { schema: request.body } } } : undefined,
+    },
+    responses,
+  });
+}
+
+/** Mounts `handler` (after `spec.before`, with the request validated against `spec.request`) and documents it. */
+export function defineRoute<S extends RequestSchemas>(router: Router, spec: RouteSpec<S>, handler: ValidatedHandler<S>): void {
+  documentRoute(spec);
+  router[spec.method](spec.path, ...(spec.before ?? []), validated(spec.request ?? ({} as S), handler));
+}
+
+/** `GET /v1/tenants/:tenant_id` for every documented route, in Express syntax. */
+export function documentedRoutes(): { method: HttpMethod; path: string }[] {
+  return [...documented.values()].map((route) => ({ method: route.method as HttpMethod, path: route.path.replace(/\{([A-Za-z0-9_]+)\}/g, ':$1') }));
+}
+
+export type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;
+
+/** The OpenAPI 3.1 document of every route declared so far. */
+export function buildOpenApiDocument(options: { version?: string; serverUrl?: string } = {}): OpenApiDocument {
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'The admin key (HERALD_ADMIN_KEY) or a tenant API key (sk_…)',
+  });
+  for (const route of documented.values()) registry.registerPath(route);
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'Herald API',
+      version: options.version ?? '0.1.0',
+      description: 'Self-hosted webhook delivery. Every /v1 route takes `Authorization: Bearer <key>`; errors are `{"error": {code, message, details}}`.',
+    },
+    servers: options.serverUrl ? [{ url: options.serverUrl }] : [],
+    security: [{ bearerAuth: [] }],
+  });
+}

@@ -1,0 +1,172 @@
+import express from 'express';
+import type { ApiDeps } from '../app.js';
+import { tenantOf, tenantScope } from '../auth.js';
+import { notFound } from '../errors.js';
+import { defineRoute, z } from '../openapi.js';
+import { pageSchema, paginationQuerySchema, toPage } from '../pagination.js';
+import { tenantIdParams } from './tenants.js';
+import { getDelivery, listAttempts, listDeliveries, listEndpointAttempts, type AttemptView, type DeliveryView } from '../../core/deliveries.js';
+import { deliveryWorkflowId, progressQuery, type DeliveryProgress } from '../../../workflows/delivery.js';
+
+export const deliveryStatuses = ['pending', 'delivering', 'retrying', 'delivered', 'failed'] as const;
+
+export const deliverySchema = z
+  .object({
+    id: z.string().openapi({ example: 'whd_01J7W9S52C2ZK1XFY2GM7Z7SAK' }),
+    event_id: z.string(),
+    endpoint_id: z.string(),
+    event_type: z.string(),
+    status: z.enum(deliveryStatuses),
+    attempts: z.number().int(),
+    max_attempts: z.number().int(),
+    next_attempt_at: z.string().nullable().openapi({ format: 'date-time' }),
+    last_status_code: z.number().int().nullable(),
+    last_error: z.string().nullable(),
+    failure_reason: z.string().nullable().openapi({ description: 'retries_exhausted, endpoint_gone or endpoint_disabled when failed' }),
+    replay_of: z.string().nullable(),
+    created_at: z.string().openapi({ format: 'date-time' }),
+    updated_at: z.string().openapi({ format: 'date-time' }),
+    completed_at: z.string().nullable().openapi({ format: 'date-time' }),
+  })
+  .openapi('Delivery');
+
+export const attemptSchema = z
+  .object({
+    delivery_id: z.string().nullable(),
+    endpoint_id: z.string().nullable(),
+    attempt: z.number().int(),
+    kind: z.enum(['delivery', 'test']),
+    started_at: z.string().openapi({ format: 'date-time' }),
+    duration_ms: z.number().int(),
+    status_code: z.number().int().nullable(),
+    success: z.boolean(),
+    error_class: z.string().nullable().openapi({ description: 'timeout, connection_refused, connection_reset, dns, tls, http_status, network or interrupted' }),
+    error_message: z.string().nullable(),
+    response_headers: z.record(z.string(), z.string()).nullable(),
+    response_body: z.string().nullable().openapi({ description: 'The first 4 KiB of the response' }),
+  })
+  .openapi('Attempt');
+
+const deliveryWithAttemptsSchema = deliverySchema
+  .extend({ attempts_log: z.array(attemptSchema), live: z.boolean().openapi({ description: 'True when status and next_attempt_at come from the running workflow' }) })
+  .openapi('DeliveryWithAttempts');
+
+export const deliveryView = (row: DeliveryView) => {
+  const { tenant_id: _tenant, ...view } = row;
+  return view;
+};
+const attemptView = (row: AttemptView) => row;
+
+const deliveryParams = tenantIdParams.extend({ delivery_id: z.string().max(100) });
+const endpointParams = tenantIdParams.extend({ endpoint_id: z.string().max(100) });
+const isoDate = z.coerce.date().openapi({ type: 'string', format: 'date-time' });
+
+/** The running workflow's own view, so "next retry in 42 s" is live; closed ones answer from Postgres. */
+async function liveProgress(deps: ApiDeps, deliveryId: string): Promise<DeliveryProgress | undefined> {
+  try {
+    const query = deps.temporal.workflow.getHandle(deliveryWorkflowId(deliveryId)).query(progressQuery);
+    return await Promise.race([query, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2000).unref())]);
+  } catch {
+    return undefined;
+  }
+}
+
+export function deliveryRoutes(deps: ApiDeps): express.Router {
+  const router = express.Router();
+  const { sql } = deps;
+  const scope = tenantScope(deps);
+  const tags = ['Deliveries'];
+
+  defineRoute(
+    router,
+    {
+      method: 'get',
+      path: '/v1/tenants/:tenant_id/deliveries',
+      summary: 'List deliveries, newest first; status=failed is the dead-letter set',
+      tags,
+      access: 'tenant',
+      request: {
+        params: tenantIdParams,
+        query: paginationQuerySchema.extend({
+          endpoint_id: z.string().max(100).optional(),
+          event_id: z.string().max(100).optional(),
+          event_type: z.string().max(128).optional(),
+          status: z.enum(deliveryStatuses).optional(),
+          since: isoDate.optional(),
+          until: isoDate.optional(),
+        }),
+      },
+      responses: { 200: { description: 'A page of deliveries', schema: pageSchema(deliverySchema, 'DeliveryPage') } },
+      errors: [404],
+      before: [scope],
+    },
+    async ({ query }, _request, response) => {
+      const tenant = tenantOf(response);
+      const rows = await listDeliveries(sql, tenant.id, { ...query, limit: query.limit + 1 });
+      response.json(toPage(rows, query, (row) => row.id, deliveryView));
+    },
+  );
+
+  defineRoute(
+    router,
+    {
+      method: 'get',
+      path: '/v1/tenants/:tenant_id/deliveries/:delivery_id',
+      summary: 'A delivery with its attempt log (live progress while it runs)',
+      tags,
+      access: 'tenant',
+      request: { params: deliveryParams },
+      responses: { 200: { description: 'The delivery', schema: deliveryWithAttemptsSchema } },
+      errors: [404],
+      before: [scope],
+    },
+    async ({ params }, _request, response) => {
+      const tenant = tenantOf(response);
+      const delivery = await getDelivery(sql, tenant.id, params.delivery_id);
+      if (!delivery) throw notFound('Delivery');
+      const running = delivery.status !== 'delivered' && delivery.status !== 'failed' && delivery.status !== 'pending';
+      const live = running ? await liveProgress(deps, delivery.id) : undefined;
+      const attempts = await listAttempts(sql, delivery.id);
+      response.json({
+        ...deliveryView(delivery),
+        ...(live && live.status !== 'delivered' && live.status !== 'failed'
+          ? {
+              status: live.status,
+              attempts: Math.max(live.attempt, delivery.attempts),
+              max_attempts: live.max_attempts,
+              next_attempt_at: live.next_attempt_at,
+              last_status_code: live.last_status_code ?? delivery.last_status_code,
+              last_error: live.last_error ?? delivery.last_error,
+            }
+          : {}),
+        live: Boolean(live),
+        attempts_log: attempts.map(attemptView),
+      });
+    },
+  );
+
+  defineRoute(
+    router,
+    {
+      method: 'get',
+      path: '/v1/tenants/:tenant_id/endpoints/:endpoint_id/attempts',
+      summary: "The endpoint's attempt log, newest first",
+      tags,
+      access: 'tenant',
+      request: { params: endpointParams, query: z.object({ limit: paginationQuerySchema.shape.limit, before: isoDate.optional() }) },
+      responses: { 200: { description: 'Attempts, newest first', schema: z.object({ data: z.array(attemptSchema), next_before: z.string().nullable() }).openapi('AttemptPage') } },
+      errors: [404],
+      before: [scope],
+    },
+    async ({ params, query }, _request, response) => {
+      const tenant = tenantOf(response);
+      const [endpoint] = await sql`select id from endpoints where tenant_id = ${tenant.id} and id = ${params.endpoint_id} and deleted_at is null`;
+      if (!endpoint) throw notFound('Endpoint');
+      const rows = await listEndpointAttempts(sql, params.endpoint_id, { limit: query.limit + 1, before: query.before });
+      const page = rows.slice(0, query.limit);
+      response.json({ data: page.map(attemptView), next_before: rows.length > query.limit ? page.at(-1)!.started_at.toISOString() : null });
+    },
+  );
+
+  return router;
+}

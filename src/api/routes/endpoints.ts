@@ -1,0 +1,358 @@
+import express from 'express';
+import type { ApiDeps } from '../app.js';
+import { createSecretBox, generateSigningSecret, maskSecret } from '../../core/crypto.js';
+import { durationPattern, formatDuration, parseDuration } from '../../core/durations.js';
+import {
+  createEndpoint,
+  deleteEndpoint,
+  endpointRuleIssues,
+  getEndpoint,
+  listEndpoints,
+  rotateEndpointSecret,
+  setEndpointActive,
+  updateEndpoint,
+  type EndpointRecord,
+  type EndpointSettings,
+} from '../../core/endpoints.js';
+import { envelopeKindSchema } from '../../core/envelope.js';
+import { allEventTypes, eventTypeNameMessage, eventTypeNamePattern } from '../../core/event-catalog.js';
+import { defaultRetrySchedule, retryScheduleSchema } from '../../core/retry-schedule.js';
+import { signatureSettingsSchema } from '../../core/signing.js';
+import { tenantScope } from '../auth.js';
+import { notFound } from '../errors.js';
+import { defineRoute, withOpenApi, z } from '../openapi.js';
+import { pageSchema, paginationQuerySchema, rowsToFetch, toPage } from '../pagination.js';
+import { invalid } from '../validation.js';
+import { tenantIdParams } from './tenants.js';
+
+/** A tenant's endpoints: where its events are delivered, with secrets shown once and masked afterwards. */
+
+const maxTimeoutMs = 30_000;
+
+const duration = (description: string) =>
+  z.string().regex(durationPattern, 'must be a duration with a unit, such as 250ms, 10s, 5m, 2h or 3d').openapi({ description, example: '15s' });
+
+const boundedDuration = (description: string, minMs: number, maxMs: number) =>
+  duration(description).refine((value) => {
+    // zod runs refinements after a failed regex too: a malformed value was reported already.
+    if (!durationPattern.test(value)) return true;
+    const ms = parseDuration(value);
+    return ms >= minMs && ms <= maxMs;
+  }, `must be between ${formatDuration(minMs)} and ${formatDuration(maxMs)}`);
+
+const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/, 'must be an HTTP header name');
+const headerValue = z.string().min(1).max(4096).regex(/^[\t\x20-\x7e]*$/, 'must be printable ASCII without line breaks');
+
+/** Each field once; the create body adds defaults, the update body makes them optional. */
+const fields = {
+  url: z.string().min(1).max(2048).openapi({ description: 'Absolute https URL (http only with HERALD_ALLOW_HTTP=true), without credentials', example: 'https://example.com/webhooks' }),
+  description: z.string().max(1000),
+  event_types: z
+    .array(z.string().max(128).refine((name) => name === allEventTypes || eventTypeNamePattern.test(name), `${eventTypeNameMessage}, or *`))
+    .min(1)
+    .max(200)
+    .openapi({ description: 'Catalog event types, or ["*"] for all of them', example: ['v1.case.completed'] }),
+  active: z.boolean(),
+  headers: z
+    .record(headerName, headerValue)
+    .refine((headers) => Object.keys(headers).length <= 50, 'at most 50 custom headers')
+    .openapi({ description: "Custom headers sent with every delivery (values encrypted at rest, masked in answers); Herald's own headers cannot be overridden", example: { Authorization: 'Bearer receiver-token' } }),
+  signature: withOpenApi(signatureSettingsSchema, 'SignatureSettings', { description: 'How deliveries are signed: a profile (default standard-webhooks) and optional header names, user agent and client id' }),
+  envelope: withOpenApi(envelopeKindSchema, 'Envelope', { description: 'herald: {event_id, delivery_id, event_type, …, data}; compact: {id, type, created, data}; bare: data only' }),
+  retry_schedule: withOpenApi(retryScheduleSchema, 'RetrySchedule', { description: 'Delays between attempts (["1s","10s","60s"]) or {exponential: {initial, factor, retries, max}}; [] means one attempt' }),
+  timeout: boundedDuration('How long one attempt may take (at most 30s)', 1, maxTimeoutMs),
+  disable_after_failures: z.number().int().min(1).max(1000).openapi({ description: 'Consecutive failed attempts, across deliveries, that disable the endpoint' }),
+  disable_after: boundedDuration('Disable the endpoint once it has failed without a success for this long', 1000, 90 * 86_400_000).nullable(),
+  rate_limit: z.object({ per_second: z.number().int().min(1).max(100_000) }).strict().nullable().openapi({ description: 'Reserved: stored, not enforced yet' }),
+};
+
+const secretField = z.string().min(8).max(200).openapi({ description: 'A secret the receiver already has; generated (whsec_ + 32 random bytes, base64) when absent' });
+
+const createBody = z
+  .object({
+    ...fields,
+    description: fields.description.default(''),
+    active: fields.active.default(true),
+    headers: fields.headers.default({}),
+    signature: fields.signature.default({ profile: 'standard-webhooks' }),
+    envelope: fields.envelope.default('herald'),
+    retry_schedule: fields.retry_schedule.default(defaultRetrySchedule),
+    timeout: fields.timeout.default('15s'),
+    disable_after_failures: fields.disable_after_failures.default(10),
+    disable_after: fields.disable_after.default(null),
+    rate_limit: fields.rate_limit.default(null),
+    secret: secretField.optional(),
+  })
+  .strict()
+  .openapi('CreateEndpoint');
+
+const updateBody = z
+  .strictObject(fields, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' && issue.keys.includes('secret') ? 'The secret cannot be changed with PATCH; use POST …/rotate-secret' : undefined,
+  })
+  .partial()
+  .openapi('UpdateEndpoint');
+
+const rotateBody = z
+  .object({
+    grace_period: boundedDuration('How long the replaced secret keeps signing', 0, 30 * 86_400_000).default('24h').openapi({ example: '24h' }),
+    secret: secretField.optional(),
+  })
+  .strict()
+  .openapi('RotateSecret');
+
+const disableBody = z.object({ reason: z.string().min(1).max(200).optional() }).strict().openapi('DisableEndpoint');
+
+const endpointParams = tenantIdParams.extend({ endpoint_id: z.string().max(100).openapi({ example: 'ep_01J7W9S4TSQ0T4SH43JYB9W5R8' }) });
+
+const endpointSchema = z
+  .object({
+    id: z.string().openapi({ example: 'ep_01J7W9S4TSQ0T4SH43JYB9W5R8' }),
+    tenant_id: z.string(),
+    url: z.string(),
+    description: z.string(),
+    event_types: z.array(z.string()),
+    active: z.boolean(),
+    headers: z.record(z.string(), z.string()).openapi({ description: 'Values masked: ****abcd' }),
+    secret: z.string().openapi({ description: 'In full only when created or rotated; masked (whsec_****a1b2) otherwise', example: 'whsec_****a1b2' }),
+    signature: fields.signature,
+    envelope: fields.envelope,
+    retry_schedule: fields.retry_schedule,
+    timeout: z.string().openapi({ example: '15s' }),
+    disable_after_failures: z.number().int(),
+    disable_after: z.string().nullable(),
+    rate_limit: z.object({ per_second: z.number().int() }).nullable(),
+    disabled_reason: z.string().nullable(),
+    disabled_at: z.string().nullable().openapi({ format: 'date-time' }),
+    created_at: z.string().openapi({ format: 'date-time' }),
+    updated_at: z.string().openapi({ format: 'date-time' }),
+  })
+  .openapi('Endpoint');
+
+const rotatedSchema = z
+  .object({
+    secret: z.string().openapi({ description: 'The new secret, shown once' }),
+    previous_secret_expires_at: z.string().openapi({ format: 'date-time' }),
+  })
+  .openapi('RotatedSecret');
+
+/** `****` and the last four characters; short values (which the last four would give away) are hidden whole. */
+export function maskHeaderValue(value: string): string {
+  return value.length >= 8 ? `****${value.slice(-4)}` : '****';
+}
+
+function endpointView(endpoint: EndpointRecord, options: { showSecret?: boolean } = {}) {
+  return {
+    id: endpoint.id,
+    tenant_id: endpoint.tenant_id,
+    url: endpoint.url,
+    description: endpoint.description,
+    event_types: endpoint.event_types,
+    active: endpoint.active,
+    headers: Object.fromEntries(Object.entries(endpoint.headers).map(([name, value]) => [name, maskHeaderValue(value)])),
+    secret: options.showSecret ? endpoint.secret : maskSecret(endpoint.secret),
+    signature: endpoint.signature,
+    envelope: endpoint.envelope,
+    retry_schedule: endpoint.retry_schedule,
+    timeout: formatDuration(endpoint.timeout_ms),
+    disable_after_failures: endpoint.disable_after_failures,
+    disable_after: endpoint.disable_after_ms === null ? null : formatDuration(endpoint.disable_after_ms),
+    rate_limit: endpoint.rate_limit,
+    disabled_reason: endpoint.disabled_reason,
+    disabled_at: endpoint.disabled_at,
+    created_at: endpoint.created_at,
+    updated_at: endpoint.updated_at,
+  };
+}
+
+type UpdateBody = z.output<typeof updateBody>;
+
+/** The settings after a PATCH: given fields replace, absent ones stay. */
+function mergeSettings(current: EndpointRecord, patch: UpdateBody): EndpointSettings {
+  const { timeout, disable_after, ...rest } = patch;
+  const defined = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined));
+  return {
+    url: current.url,
+    description: current.description,
+    event_types: current.event_types,
+    active: current.active,
+    headers: current.headers,
+    signature: current.signature,
+    envelope: current.envelope,
+    retry_schedule: current.retry_schedule,
+    timeout_ms: timeout === undefined ? current.timeout_ms : parseDuration(timeout),
+    disable_after_failures: current.disable_after_failures,
+    disable_after_ms: disable_after === undefined ? current.disable_after_ms : disable_after === null ? null : parseDuration(disable_after),
+    rate_limit: current.rate_limit,
+    ...defined,
+  };
+}
+
+export function endpointRoutes(deps: ApiDeps): express.Router {
+  const router = express.Router();
+  const { sql, config } = deps;
+  const box = createSecretBox(config.HERALD_ENCRYPTION_KEY);
+  const scope = tenantScope(deps);
+  const tags = ['Endpoints'];
+  const base = '/v1/tenants/:tenant_id/endpoints';
+
+  const checkRules = async (settings: EndpointSettings) => {
+    const issues = await endpointRuleIssues(sql, settings, { allowHttp: config.HERALD_ALLOW_HTTP });
+    if (issues.length > 0) throw invalid(issues);
+  };
+  const found = async (tenantId: string, endpointId: string) => (await getEndpoint(sql, box, tenantId, endpointId)) ?? Promise.reject(notFound('Endpoint'));
+
+  defineRoute(
+    router,
+    {
+      method: 'post',
+      path: base,
+      summary: 'Register an endpoint (the secret is shown once)',
+      tags,
+      access: 'tenant',
+      request: { params: tenantIdParams, body: createBody },
+      responses: { 201: { description: 'The endpoint, with its secret in full this once', schema: endpointSchema } },
+      errors: [404, 409],
+      before: [scope],
+    },
+    async ({ params, body }, _request, response) => {
+      const { secret, timeout, disable_after, ...rest } = body;
+      const settings: EndpointSettings = {
+        ...rest,
+        event_types: [...new Set(rest.event_types)],
+        timeout_ms: parseDuration(timeout),
+        disable_after_ms: disable_after === null ? null : parseDuration(disable_after),
+      };
+      await checkRules(settings);
+      const endpoint = await createEndpoint(sql, box, params.tenant_id, settings, secret ?? generateSigningSecret());
+      response.status(201).json(endpointView(endpoint, { showSecret: true }));
+    },
+  );
+
+  defineRoute(
+    router,
+    {
+      method: 'get',
+      path: base,
+      summary: "List the tenant's endpoints",
+      tags,
+      access: 'tenant',
+      request: { params: tenantIdParams, query: paginationQuerySchema },
+      responses: { 200: { description: 'A page of endpoints, secrets masked', schema: pageSchema(endpointSchema, 'EndpointPage') } },
+      errors: [404],
+      before: [scope],
+    },
+    async ({ params, query }, _request, response) => {
+      const rows = await listEndpoints(sql, box, params.tenant_id, { limit: rowsToFetch(query), cursor: query.cursor });
+      response.json(toPage(rows, query, (row) => row.id, (row) => endpointView(row)));
+    },
+  );
+
+  defineRoute(
+    router,
+    {
+      method: 'get',
+      path: `${base}/:endpoint_id`,
+      summary: 'Get an endpoint (secret masked)',
+      tags,
+      access: 'tenant',
+      request: { params: endpointParams },
+      responses: { 200: { description: 'The endpoint', schema: endpointSchema } },
+      errors: [404],
+      before: [scope],
+    },
+    async ({ params }, _request, response) => {
+      response.json(endpointView(await found(params.tenant_id, params.endpoint_id)));
+    },
+  );
+
+  defineRoute(
+    router,
+    {
+      method: 'patch',
+      path: `${base}/:endpoint_id`,
+      summary: 'Change an endpoint (anything but its secret)',
+      tags,
+      access: 'tenant',
+      request: { params: endpointParams, body: updateBody },
+      responses: { 200: { description: 'The endpoint', schema: endpointSchema } },
+      errors: [404],
+      before: [scope],
+    },
+    async ({ params, body }, _request, response) => {
+      const current = await found(params.tenant_id, params.endpoint_id);
+      const settings = mergeSettings(current, body);
+      settings.event_types = [...new Set(settings.event_types)];
+      await checkRules(settings);
+      const updated = await updateEndpoint(sql, box, params.tenant_id, params.endpoint_id, settings);
+      if (!updated) throw notFound('Endpoint');
+      response.json(endpointView(updated));
+    },
+  );
+
+  defineRoute(
+    router,
+    {
+      method: 'delete',
+      path: `${base}/:endpoint_id`,
+      summary: 'Delete an endpoint',
+      tags,
+      access: 'tenant',
+      request: { params: endpointParams },
+      responses: { 204: { description: 'Deleted; its deliveries stay readable' } },
+      errors: [404],
+      before: [scope],
+    },
+    async ({ params }, _request, response) => {
+      if (!(await deleteEndpoint(sql, params.tenant_id, params.endpoint_id))) throw notFound('Endpoint');
+      response.status(204).end();
+    },
+  );
+
+  defineRoute(
+    router,
+    {
+      method: 'post',
+      path: `${base}/:endpoint_id/rotate-secret`,
+      summary: 'Rotate the signing secret (the new one is shown once; the old one signs until the grace period ends)',
+      tags,
+      access: 'tenant',
+      request: { params: endpointParams, body: rotateBody },
+      responses: { 200: { description: 'The new secret', schema: rotatedSchema } },
+      errors: [404],
+      before: [scope],
+    },
+    async ({ params, body }, _request, response) => {
+      const secret = body.secret ?? generateSigningSecret();
+      const rotated = await rotateEndpointSecret(sql, box, params.tenant_id, params.endpoint_id, secret, parseDuration(body.grace_period));
+      if (!rotated) throw notFound('Endpoint');
+      response.json({ secret, previous_secret_expires_at: rotated.previous_secret_expires_at });
+    },
+  );
+
+  for (const action of ['enable', 'disable'] as const) {
+    defineRoute(
+      router,
+      {
+        method: 'post',
+        path: `${base}/:endpoint_id/${action}`,
+        summary: action === 'enable' ? 'Enable an endpoint (clears disabled_reason)' : 'Disable an endpoint (deliveries to it fail as endpoint_disabled)',
+        tags,
+        access: 'tenant',
+        request: { params: endpointParams, body: action === 'enable' ? z.object({}).strict().openapi('EnableEndpoint') : disableBody },
+        responses: { 200: { description: 'The endpoint', schema: endpointSchema } },
+        errors: [404],
+        before: [scope],
+      },
+      async ({ params, body }, _request, response) => {
+        const reason = 'reason' in body ? body.reason : undefined;
+        const result = await setEndpointActive(sql, params.tenant_id, params.endpoint_id, action === 'enable', reason);
+        if (!result) throw notFound('Endpoint');
+        response.json(endpointView(await found(params.tenant_id, params.endpoint_id)));
+      },
+    );
+  }
+
+  return router;
+}

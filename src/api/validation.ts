@@ -1,0 +1,81 @@
+import type { Request, Response } from 'express';
+import type { z, ZodError, ZodType } from 'zod';
+import { HttpError } from './errors.js';
+
+/**
+ * Request validation: every handler states zod schemas for its path parameters, query and body, and
+ * gets them parsed or a 422 `validation_failed` whose `details` name each field (`body.url`,
+ * `query.limit`, `path.tenant_id`). Body schemas are strict, so unknown fields are 422 too.
+ */
+
+export type Location = 'path' | 'query' | 'body';
+
+export interface FieldIssue {
+  field: string;
+  message: string;
+  code: string;
+}
+
+export interface RequestSchemas {
+  params?: ZodType;
+  query?: ZodType;
+  body?: ZodType;
+}
+
+type Parsed<S> = S extends ZodType ? z.output<S> : undefined;
+
+export interface ValidatedRequest<S extends RequestSchemas> {
+  params: Parsed<S['params']>;
+  query: Parsed<S['query']>;
+  body: Parsed<S['body']>;
+}
+
+/** One issue per field; an unknown-keys issue becomes one issue per unknown key. */
+export function fieldIssues(error: ZodError, location: Location): FieldIssue[] {
+  return error.issues.flatMap((issue) => {
+    const at = [location, ...issue.path.map(String)];
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({
+        field: [...at, key].join('.'),
+        message: issue.keys.length === 1 ? issue.message : `Unrecognized key: "${key}"`,
+        code: 'unrecognized_keys',
+      }));
+    }
+    return [{ field: at.join('.'), message: issue.message, code: issue.code }];
+  });
+}
+
+/** 422 listing `issues`, the first one in the message. */
+export function invalid(issues: FieldIssue[]): HttpError {
+  const first = issues[0];
+  return new HttpError(422, 'validation_failed', first ? `${first.field}: ${first.message}` : 'The request is not valid', issues);
+}
+
+/** Parses path, query and body with their schemas; throws one 422 listing every issue of all three. */
+export function validateRequest<S extends RequestSchemas>(request: Request, schemas: S): ValidatedRequest<S> {
+  const issues: FieldIssue[] = [];
+  const parse = (schema: ZodType | undefined, value: unknown, location: Location) => {
+    if (!schema) return undefined;
+    const result = schema.safeParse(value);
+    if (result.success) return result.data;
+    issues.push(...fieldIssues(result.error, location));
+    return undefined;
+  };
+  const parsed = {
+    params: parse(schemas.params, request.params, 'path'),
+    query: parse(schemas.query, request.query, 'query'),
+    // No body at all reads as {}, so bodies whose fields are all optional may be left out.
+    body: parse(schemas.body, request.body ?? {}, 'body'),
+  };
+  if (issues.length > 0) throw invalid(issues);
+  return parsed as ValidatedRequest<S>;
+}
+
+export type ValidatedHandler<S extends RequestSchemas> = (input: ValidatedRequest<S>, request: Request, response: Response) => unknown;
+
+/** An Express handler that validates the request first; Express 5 forwards its rejections to the error middleware. */
+export function validated<S extends RequestSchemas>(schemas: S, handler: ValidatedHandler<S>) {
+  return async (request: Request, response: Response): Promise<void> => {
+    await handler(validateRequest(request, schemas), request, response);
+  };
+}

@@ -1,0 +1,100 @@
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Sql } from '../db/client.js';
+import { deliveryWorkflow, deliveryWorkflowId } from '../../workflows/delivery.js';
+import { fanoutWorkflow, fanoutWorkflowId } from '../../workflows/fanout.js';
+import { HeraldDeliveryStatus, HeraldEndpointId, HeraldEventType, HeraldTenantId } from '../../workflows/search-attributes.js';
+
+/**
+ * The transactional outbox's other half: deliveries are rows first, and a delivery row without
+ * `dispatched_at` is one whose workflow may not exist yet. Whoever dispatches (the API right after
+ * publishing, the fan-out workflow, or the sweeper) starts the workflow, then stamps the row.
+ * Starting twice is harmless: workflow ids are unique and never reused.
+ */
+export interface DispatchDeps {
+  sql: Sql;
+  temporal: Client;
+  taskQueue: string;
+}
+
+export interface DeliveryToStart {
+  id: string;
+  tenant_id: string;
+  endpoint_id: string;
+  event_type: string;
+}
+
+/** Above this many deliveries an event is handed to a fan-out workflow instead of started by the API. */
+export const inlineDispatchLimit = 100;
+const startConcurrency = 32;
+
+export async function startDeliveryWorkflows(deps: DispatchDeps, deliveries: DeliveryToStart[]): Promise<void> {
+  let next = 0;
+  const startOne = async (delivery: DeliveryToStart) => {
+    try {
+      await deps.temporal.workflow.start(deliveryWorkflow, {
+        workflowId: deliveryWorkflowId(delivery.id),
+        taskQueue: deps.taskQueue,
+        args: [{ deliveryId: delivery.id }],
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: HeraldTenantId, value: delivery.tenant_id },
+          { key: HeraldEndpointId, value: delivery.endpoint_id },
+          { key: HeraldEventType, value: delivery.event_type },
+          { key: HeraldDeliveryStatus, value: 'pending' },
+        ],
+      });
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    }
+  };
+  await Promise.all(
+    Array.from({ length: Math.min(startConcurrency, deliveries.length) }, async () => {
+      while (next < deliveries.length) await startOne(deliveries[next++]!);
+    }),
+  );
+  if (deliveries.length > 0) {
+    await deps.sql`update deliveries set dispatched_at = now() where id = any(${deliveries.map((delivery) => delivery.id)}) and dispatched_at is null`;
+  }
+}
+
+/** Starts one event's deliveries: inline when few, else through its fan-out workflow. */
+export async function dispatchEvent(deps: DispatchDeps, eventId: string, pending: DeliveryToStart[]): Promise<void> {
+  if (pending.length === 0) return;
+  if (pending.length <= inlineDispatchLimit) {
+    await startDeliveryWorkflows(deps, pending);
+    return;
+  }
+  try {
+    await deps.temporal.workflow.start(fanoutWorkflow, {
+      workflowId: fanoutWorkflowId(eventId),
+      taskQueue: deps.taskQueue,
+      args: [{ eventId }],
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    });
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+  }
+}
+
+/** One batch of an event's undispatched deliveries, in id order after `afterDeliveryId`. */
+export async function dispatchEventBatch(deps: DispatchDeps, eventId: string, afterDeliveryId: string | undefined, limit: number) {
+  const batch = await deps.sql<DeliveryToStart[]>`
+    select id, tenant_id, endpoint_id, event_type from deliveries
+    where event_id = ${eventId} and id > ${afterDeliveryId ?? ''} and dispatched_at is null
+    order by id limit ${limit}`;
+  await startDeliveryWorkflows(deps, batch);
+  return { count: batch.length, lastDeliveryId: batch.at(-1)?.id };
+}
+
+/**
+ * Starts deliveries that nobody dispatched: the API died between commit and start, or Temporal was
+ * down then. Only rows older than `graceMs` are touched, so normal dispatch is never raced.
+ */
+export async function sweepUndispatched(deps: DispatchDeps, graceMs = 10_000, limit = 500): Promise<number> {
+  const rows = await deps.sql<DeliveryToStart[]>`
+    select id, tenant_id, endpoint_id, event_type from deliveries
+    where dispatched_at is null and created_at < now() - make_interval(secs => ${graceMs / 1000})
+    order by created_at limit ${limit}`;
+  await startDeliveryWorkflows(deps, rows);
+  return rows.length;
+}

@@ -1,0 +1,333 @@
+import type { Sql } from '../db/client.js';
+import { conflict } from '../api/errors.js';
+import type { SecretBox } from './crypto.js';
+import type { EnvelopeKind } from './envelope.js';
+import { allEventTypes, testEventType, unknownEventTypes } from './event-catalog.js';
+import { newId } from './ids.js';
+import type { RetrySchedule } from './retry-schedule.js';
+import { isKnownProfile, resolveProfile, type SignatureSettings } from './signing.js';
+
+/**
+ * Endpoints: where a tenant's events go, how they are signed and wrapped, and how hard Herald tries.
+ * Secrets and custom header values are stored encrypted (AES-256-GCM, see crypto.ts); this module is
+ * the only place that reads or writes those columns, for the API and the delivery activities alike.
+ */
+
+/** What an endpoint is configured with, in the units Herald works in (ms, parsed settings). */
+export interface EndpointSettings {
+  url: string;
+  description: string;
+  event_types: string[];
+  active: boolean;
+  headers: Record<string, string>;
+  signature: SignatureSettings;
+  envelope: EnvelopeKind;
+  retry_schedule: RetrySchedule;
+  timeout_ms: number;
+  disable_after_failures: number;
+  disable_after_ms: number | null;
+  rate_limit: { per_second: number } | null;
+}
+
+export interface EndpointRecord extends EndpointSettings {
+  id: string;
+  tenant_id: string;
+  /** The current signing secret, decrypted. */
+  secret: string;
+  disabled_reason: string | null;
+  disabled_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** What a delivery needs to send one request, secrets decrypted. */
+export interface EndpointForDelivery {
+  id: string;
+  tenant_id: string;
+  url: string;
+  active: boolean;
+  deleted: boolean;
+  event_types: string[];
+  headers: Record<string, string>;
+  /** Secrets that may sign, newest first: the current one, then rotated ones still in their grace period. */
+  secrets: string[];
+  signature: SignatureSettings;
+  envelope: EnvelopeKind;
+  retry_schedule: RetrySchedule;
+  timeout_ms: number;
+  disable_after_failures: number;
+  disable_after_ms: number | null;
+  disabled_reason: string | null;
+}
+
+export interface RuleIssue {
+  field: string;
+  message: string;
+  code: string;
+}
+
+/** Headers a custom header may not set: Herald writes them itself (body framing, identity, signatures). */
+export const reservedHeaderNames = [
+  'content-type',
+  'content-length',
+  'host',
+  'user-agent',
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+  'x-herald-signature',
+  'x-signature',
+  'x-client-id',
+  'x-webhook-id',
+  'x-webhook-timestamp',
+  'x-webhook-signature',
+];
+
+/** The header names the endpoint's signature profile writes (signature, id, timestamp, client id, extras). */
+function signatureHeaderNames(signature: SignatureSettings): string[] {
+  const profile = resolveProfile(signature);
+  return [profile.idHeader, profile.timestampHeader, profile.clientIdHeader, profile.signature?.header, ...Object.keys(profile.extraHeaders ?? {})].filter(
+    (name): name is string => Boolean(name),
+  );
+}
+
+function urlIssue(url: string, allowHttp: boolean): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'must be an absolute http(s) URL';
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return 'must be an absolute http(s) URL';
+  if (parsed.username || parsed.password) return 'must not contain credentials; use a custom header for authentication';
+  if (parsed.protocol === 'http:' && !allowHttp) return 'must use https (http is allowed only when HERALD_ALLOW_HTTP=true)';
+  return undefined;
+}
+
+/**
+ * Everything about an endpoint's settings that needs the catalog or the configuration: an empty list
+ * when the endpoint may be saved. Fields are named like the request's (`body.url`, `body.headers.Host`).
+ */
+export async function endpointRuleIssues(sql: Sql, settings: EndpointSettings, options: { allowHttp: boolean }): Promise<RuleIssue[]> {
+  const issues: RuleIssue[] = [];
+  const problem = urlIssue(settings.url, options.allowHttp);
+  if (problem) issues.push({ field: 'body.url', message: problem, code: 'invalid_url' });
+
+  settings.event_types.forEach((name, index) => {
+    if (name === testEventType) {
+      issues.push({ field: `body.event_types.${index}`, message: `${testEventType} is sent by the test action and cannot be subscribed to`, code: 'not_subscribable' });
+    }
+  });
+  const unknown = new Set(await unknownEventTypes(sql, settings.event_types));
+  settings.event_types.forEach((name, index) => {
+    if (unknown.has(name)) issues.push({ field: `body.event_types.${index}`, message: `"${name}" is not in the event catalog`, code: 'unknown_event_type' });
+  });
+
+  let profileHeaders: string[] = [];
+  if (!isKnownProfile(settings.signature.profile)) {
+    issues.push({ field: 'body.signature.profile', message: `unknown signature profile "${settings.signature.profile}"`, code: 'unknown_profile' });
+  } else {
+    try {
+      profileHeaders = signatureHeaderNames(settings.signature);
+    } catch (error) {
+      issues.push({ field: 'body.signature.headers', message: (error as Error).message, code: 'invalid_signature_settings' });
+    }
+  }
+  const reserved = new Set([...reservedHeaderNames, ...profileHeaders.map((name) => name.toLowerCase())]);
+  for (const name of Object.keys(settings.headers)) {
+    if (reserved.has(name.toLowerCase())) {
+      issues.push({ field: `body.headers.${name}`, message: `${name} is set by Herald and cannot be overridden`, code: 'reserved_header' });
+    }
+  }
+  return issues;
+}
+
+const columns = (sql: Sql) => sql`
+  e.id, e.tenant_id, e.url, e.description, e.event_types, e.active, e.headers_ciphertext, e.signature, e.envelope,
+  e.retry_schedule, e.timeout_ms, e.disable_after_failures, e.disable_after_ms, e.rate_limit, e.disabled_reason,
+  e.disabled_at, e.created_at, e.updated_at, e.deleted_at,
+  (select s.ciphertext from endpoint_secrets s where s.endpoint_id = e.id and s.expires_at is null
+    order by s.created_at desc, s.id desc limit 1) as secret_ciphertext`;
+
+interface EndpointRow extends Omit<EndpointRecord, 'headers' | 'secret' | 'disable_after_ms'> {
+  headers_ciphertext: Buffer | null;
+  secret_ciphertext: Buffer | null;
+  disable_after_ms: bigint | number | null;
+  deleted_at: Date | null;
+}
+
+function decryptHeaders(box: SecretBox, stored: Buffer | null): Record<string, string> {
+  return stored ? (JSON.parse(box.decrypt(stored)) as Record<string, string>) : {};
+}
+
+function encryptHeaders(box: SecretBox, headers: Record<string, string>): Buffer | null {
+  return Object.keys(headers).length > 0 ? box.encrypt(JSON.stringify(headers)) : null;
+}
+
+function toRecord(row: EndpointRow, box: SecretBox): EndpointRecord {
+  const { headers_ciphertext, secret_ciphertext, deleted_at: _deleted, ...rest } = row;
+  return {
+    ...rest,
+    disable_after_ms: row.disable_after_ms === null ? null : Number(row.disable_after_ms),
+    headers: decryptHeaders(box, headers_ciphertext),
+    secret: secret_ciphertext ? box.decrypt(secret_ciphertext) : '',
+  };
+}
+
+async function insertSecret(sql: Sql, box: SecretBox, endpointId: string, secret: string): Promise<void> {
+  await sql`insert into endpoint_secrets (id, endpoint_id, ciphertext, last_four) values (${newId('secret')}, ${endpointId}, ${box.encrypt(secret)}, ${secret.slice(-4)})`;
+}
+
+export async function getEndpoint(sql: Sql, box: SecretBox, tenantId: string, endpointId: string): Promise<EndpointRecord | undefined> {
+  const [row] = await sql<EndpointRow[]>`select ${columns(sql)} from endpoints e where e.tenant_id = ${tenantId} and e.id = ${endpointId} and e.deleted_at is null`;
+  return row && toRecord(row, box);
+}
+
+/** Up to `limit` endpoints of a tenant after `cursor` (an endpoint id), in id order. */
+export async function listEndpoints(sql: Sql, box: SecretBox, tenantId: string, page: { limit: number; cursor?: string }): Promise<EndpointRecord[]> {
+  const rows = await sql<EndpointRow[]>`
+    select ${columns(sql)} from endpoints e
+    where e.tenant_id = ${tenantId} and e.deleted_at is null ${page.cursor ? sql`and e.id > ${page.cursor}` : sql``}
+    order by e.id limit ${page.limit}`;
+  return rows.map((row) => toRecord(row, box));
+}
+
+/** Creates an endpoint and its first secret; 409 when the tenant already has `max_endpoints` endpoints. */
+export async function createEndpoint(sql: Sql, box: SecretBox, tenantId: string, settings: EndpointSettings, secret: string): Promise<EndpointRecord> {
+  const id = newId('endpoint');
+  await sql.begin(async (transaction) => {
+    const tx = transaction as unknown as Sql;
+    // The tenant row lock serialises concurrent creations, so the count below cannot go stale.
+    const [tenant] = await tx<{ max_endpoints: number }[]>`select max_endpoints from tenants where id = ${tenantId} for update`;
+    const [{ count }] = await tx<{ count: number }[]>`select count(*)::int as count from endpoints where tenant_id = ${tenantId} and deleted_at is null`;
+    if (!tenant || count >= tenant.max_endpoints) {
+      throw conflict(`This tenant has reached its limit of ${tenant?.max_endpoints ?? 0} endpoints`, { max_endpoints: tenant?.max_endpoints ?? 0 });
+    }
+    await tx`
+      insert into endpoints (id, tenant_id, url, description, event_types, active, headers_ciphertext, signature, envelope, retry_schedule,
+                             timeout_ms, disable_after_failures, disable_after_ms, rate_limit, disabled_reason, disabled_at)
+      values (${id}, ${tenantId}, ${settings.url}, ${settings.description}, ${settings.event_types}::text[], ${settings.active},
+              ${encryptHeaders(box, settings.headers)}, ${tx.json(settings.signature as never)}, ${settings.envelope},
+              ${tx.json(settings.retry_schedule as never)}, ${settings.timeout_ms}, ${settings.disable_after_failures},
+              ${settings.disable_after_ms}, ${settings.rate_limit === null ? null : tx.json(settings.rate_limit)},
+              ${settings.active ? null : 'manual'}, ${settings.active ? null : new Date()})`;
+    await insertSecret(tx, box, id, secret);
+  });
+  return (await getEndpoint(sql, box, tenantId, id))!;
+}
+
+/**
+ * Replaces the settings of an endpoint (the caller merges a PATCH into the current settings first).
+ * Activating or deactivating through here records the reason like setEndpointActive does.
+ */
+export async function updateEndpoint(sql: Sql, box: SecretBox, tenantId: string, endpointId: string, settings: EndpointSettings): Promise<EndpointRecord | undefined> {
+  const updated = await sql`
+    update endpoints set
+      url = ${settings.url}, description = ${settings.description}, event_types = ${settings.event_types}::text[],
+      headers_ciphertext = ${encryptHeaders(box, settings.headers)}, signature = ${sql.json(settings.signature as never)},
+      envelope = ${settings.envelope}, retry_schedule = ${sql.json(settings.retry_schedule as never)}, timeout_ms = ${settings.timeout_ms},
+      disable_after_failures = ${settings.disable_after_failures}, disable_after_ms = ${settings.disable_after_ms},
+      rate_limit = ${settings.rate_limit === null ? null : sql.json(settings.rate_limit)},
+      disabled_reason = case when ${settings.active}::boolean then null when active then 'manual' else disabled_reason end,
+      disabled_at = case when ${settings.active}::boolean then null when active then now() else disabled_at end,
+      active = ${settings.active},
+      updated_at = now()
+    where tenant_id = ${tenantId} and id = ${endpointId} and deleted_at is null`;
+  return updated.count === 0 ? undefined : getEndpoint(sql, box, tenantId, endpointId);
+}
+
+/** Soft delete: the endpoint leaves the API and fan-out, its deliveries and attempts stay. */
+export async function deleteEndpoint(sql: Sql, tenantId: string, endpointId: string): Promise<boolean> {
+  const deleted = await sql`update endpoints set deleted_at = now(), updated_at = now() where tenant_id = ${tenantId} and id = ${endpointId} and deleted_at is null`;
+  return deleted.count > 0;
+}
+
+/**
+ * Makes `secret` the endpoint's current secret. The one it replaces keeps signing until now + graceMs;
+ * secrets rotated out earlier keep their own expiry, so rotating twice within a grace period leaves all
+ * three valid until each one's end. Returns when the replaced secret expires, or undefined if no endpoint.
+ */
+export async function rotateEndpointSecret(
+  sql: Sql,
+  box: SecretBox,
+  tenantId: string,
+  endpointId: string,
+  secret: string,
+  graceMs: number,
+): Promise<{ previous_secret_expires_at: Date } | undefined> {
+  return sql.begin(async (transaction) => {
+    const tx = transaction as unknown as Sql;
+    const [endpoint] = await tx`select id from endpoints where tenant_id = ${tenantId} and id = ${endpointId} and deleted_at is null for update`;
+    if (!endpoint) return undefined;
+    const [{ expires_at }] = await tx<{ expires_at: Date }[]>`select now() + make_interval(secs => ${graceMs / 1000}) as expires_at`;
+    await tx`update endpoint_secrets set expires_at = ${expires_at} where endpoint_id = ${endpointId} and expires_at is null`;
+    await insertSecret(tx, box, endpointId, secret);
+    await tx`update endpoints set updated_at = now() where id = ${endpointId}`;
+    return { previous_secret_expires_at: expires_at };
+  });
+}
+
+/**
+ * Enables or disables an endpoint (by hand, or by the delivery workflow after too many failures).
+ * Disabling records `reason` (default "manual") and the time; enabling clears both. `changed` tells
+ * whether the state flipped, so a caller emits v1.endpoint.disabled / enabled once.
+ */
+export async function setEndpointActive(
+  sql: Sql,
+  tenantId: string,
+  endpointId: string,
+  active: boolean,
+  reason?: string,
+): Promise<{ changed: boolean } | undefined> {
+  const [row] = await sql<{ was_active: boolean }[]>`
+    update endpoints e set
+      active = ${active},
+      disabled_reason = ${active ? null : sql`case when old.active then ${reason ?? 'manual'} else coalesce(old.disabled_reason, ${reason ?? 'manual'}) end`},
+      disabled_at = ${active ? null : sql`coalesce(case when old.active then null else old.disabled_at end, now())`},
+      updated_at = now()
+    from endpoints old
+    where e.id = old.id and e.tenant_id = ${tenantId} and e.id = ${endpointId} and e.deleted_at is null
+    returning old.active as was_active`;
+  return row && { changed: row.was_active !== active };
+}
+
+/**
+ * Everything a delivery attempt needs, deleted endpoints included (`deleted: true`) so that a workflow
+ * can tell "gone" from "never existed" (undefined).
+ */
+export async function loadEndpointForDelivery(sql: Sql, box: SecretBox, endpointId: string): Promise<EndpointForDelivery | undefined> {
+  const [row] = await sql<EndpointRow[]>`select ${columns(sql)} from endpoints e where e.id = ${endpointId}`;
+  if (!row) return undefined;
+  const secrets = await sql<{ ciphertext: Buffer }[]>`
+    select ciphertext from endpoint_secrets
+    where endpoint_id = ${endpointId} and (expires_at is null or expires_at > now())
+    order by expires_at is null desc, created_at desc, id desc`;
+  const record = toRecord(row, box);
+  return {
+    id: record.id,
+    tenant_id: record.tenant_id,
+    url: record.url,
+    active: record.active,
+    deleted: row.deleted_at !== null,
+    event_types: record.event_types,
+    headers: record.headers,
+    secrets: secrets.map((secret) => box.decrypt(secret.ciphertext)),
+    signature: record.signature,
+    envelope: record.envelope,
+    retry_schedule: record.retry_schedule,
+    timeout_ms: record.timeout_ms,
+    disable_after_failures: record.disable_after_failures,
+    disable_after_ms: record.disable_after_ms,
+    disabled_reason: record.disabled_reason,
+  };
+}
+
+/** Ids of the tenant's active, not deleted endpoints subscribed to `eventType` by name or with `*`, in id order. */
+export async function subscribedEndpointIds(sql: Sql, tenantId: string, eventType: string): Promise<string[]> {
+  const rows = await sql<{ id: string }[]>`
+    select id from endpoints
+    where tenant_id = ${tenantId} and deleted_at is null and active
+      and event_types && ${[eventType, allEventTypes]}::text[]
+    order by id`;
+  return rows.map((row) => row.id);
+}

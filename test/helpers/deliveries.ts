@@ -1,0 +1,43 @@
+import type { ApiAnswer, ApiCall } from './api.js';
+
+export interface TenantFixture {
+  id: string;
+  apiKey: string;
+}
+
+/** Asserts the status and returns the body, with the error body in the failure message. */
+export async function expectStatus<T = any>(answer: Promise<ApiAnswer<T>>, status: number): Promise<T> {
+  const response = await answer;
+  if (response.status !== status) throw new Error(`expected HTTP ${status}, got ${response.status}: ${JSON.stringify(response.body)}`);
+  return response.body;
+}
+
+export async function createEndpoint(call: ApiCall, tenant: TenantFixture, input: Record<string, unknown>) {
+  return expectStatus(call('POST', `/v1/tenants/${tenant.id}/endpoints`, { key: tenant.apiKey, body: { event_types: ['*'], ...input } }), 201);
+}
+
+export async function publish(call: ApiCall, tenant: TenantFixture, eventType: string, data: unknown, headers: Record<string, string> = {}) {
+  return expectStatus(call('POST', `/v1/tenants/${tenant.id}/events`, { key: tenant.apiKey, headers, body: { event_type: eventType, data } }), 202);
+}
+
+/** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export async function waitForDeliveryStatus(call: ApiCall, tenant: TenantFixture, deliveryId: string, statuses: string[], timeoutMs = 30_000) {
+  return eventually(
+    async () => {
+      const response = await call('GET', `/v1/tenants/${tenant.id}/deliveries/${deliveryId}`, { key: tenant.apiKey });
+      return statuses.includes(response.body?.status) ? response.body : undefined;
+    },
+    timeoutMs,
+    `delivery ${deliveryId} in ${statuses.join('|')}`,
+  );
+}

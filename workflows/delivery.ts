@@ -1,0 +1,131 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  defineQuery,
+  defineSignal,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { HeraldActivities } from '../activities/index.js';
+import { HeraldDeliveryStatus } from './search-attributes.js';
+
+export type DeliveryStatus = 'pending' | 'delivering' | 'retrying' | 'delivered' | 'failed';
+
+/** Ids only: secrets and payloads are loaded by the activity and never enter workflow history. */
+export interface DeliveryWorkflowInput {
+  deliveryId: string;
+}
+
+export interface DeliveryProgress {
+  status: DeliveryStatus;
+  attempt: number;
+  max_attempts: number;
+  next_attempt_at: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  failure_reason: string | null;
+}
+
+/** Sent by the attempt activity after a failed attempt that will be retried, so progress is live between retries. */
+export interface AttemptFailedReport {
+  attempt: number;
+  status_code: number | null;
+  error: string;
+  next_attempt_at: string;
+}
+
+export const attemptFailedSignal = defineSignal<[AttemptFailedReport]>('attemptFailed');
+export const progressQuery = defineQuery<DeliveryProgress>('progress');
+
+export const deliveryWorkflowId = (deliveryId: string) => `delivery-${deliveryId}`;
+
+/** Failure types the attempt activity throws that end the delivery at once. */
+export const nonRetryableDeliveryFailures = {
+  endpointDisabled: 'EndpointDisabled',
+  endpointGone: 'EndpointGone',
+  deliveryNotFound: 'DeliveryNotFound',
+} as const;
+
+const { loadDeliveryPlan } = proxyLocalActivities<HeraldActivities>({ startToCloseTimeout: '30s' });
+const { finishFailedDelivery } = proxyActivities<HeraldActivities>({ startToCloseTimeout: '1m' });
+
+/**
+ * One delivery: an (event, endpoint) pair. The attempt activity runs under a Temporal retry policy
+ * that encodes the endpoint's schedule (each failure names its own nextRetryDelay), so the whole
+ * attempt series is one activity in history however many retries it takes.
+ */
+export async function deliveryWorkflow(input: DeliveryWorkflowInput): Promise<DeliveryProgress> {
+  const plan = await loadDeliveryPlan(input.deliveryId);
+  const progress: DeliveryProgress = {
+    status: 'delivering',
+    attempt: plan.attempts,
+    max_attempts: plan.maxAttempts,
+    next_attempt_at: null,
+    last_status_code: null,
+    last_error: null,
+    failure_reason: null,
+  };
+  setHandler(progressQuery, () => progress);
+  setHandler(attemptFailedSignal, (report) => {
+    // Reports may arrive late or twice; only a newer attempt moves progress forward.
+    if (report.attempt < progress.attempt || progress.status === 'delivered' || progress.status === 'failed') return;
+    Object.assign(progress, {
+      status: 'retrying',
+      attempt: report.attempt,
+      next_attempt_at: report.next_attempt_at,
+      last_status_code: report.status_code,
+      last_error: report.error,
+    });
+    setStatus('retrying');
+  });
+
+  if (plan.status === 'delivered' || plan.status === 'failed') return { ...progress, status: plan.status };
+  setStatus('delivering');
+
+  const { attemptDelivery } = proxyActivities<HeraldActivities>({
+    // The endpoint's timeout bounds the request; the margin covers loading, signing and recording.
+    startToCloseTimeout: plan.timeoutMs + 30_000,
+    heartbeatTimeout: '10s',
+    retry: {
+      maximumAttempts: plan.maxAttempts,
+      // Used only when a retry comes from a crash or timeout rather than an attempt's own nextRetryDelay.
+      initialInterval: plan.retryDelaysMs[0] ?? 1000,
+      backoffCoefficient: 1,
+      nonRetryableErrorTypes: Object.values(nonRetryableDeliveryFailures),
+    },
+  });
+
+  try {
+    const outcome = await attemptDelivery({ deliveryId: input.deliveryId, maxAttempts: plan.maxAttempts, retryDelaysMs: plan.retryDelaysMs });
+    Object.assign(progress, { status: 'delivered', attempt: outcome.attempt, next_attempt_at: null, last_status_code: outcome.status_code, last_error: null });
+    setStatus('delivered');
+  } catch (error) {
+    const failure = error instanceof ActivityFailure ? error.cause : error;
+    const type = failure instanceof ApplicationFailure ? failure.type : undefined;
+    const reason =
+      type === nonRetryableDeliveryFailures.endpointDisabled
+        ? 'endpoint_disabled'
+        : type === nonRetryableDeliveryFailures.endpointGone
+          ? 'endpoint_gone'
+          : type === nonRetryableDeliveryFailures.deliveryNotFound
+            ? 'delivery_not_found'
+            : 'retries_exhausted';
+    const finished = await finishFailedDelivery({ deliveryId: input.deliveryId, reason });
+    Object.assign(progress, {
+      status: 'failed',
+      attempt: finished.attempts,
+      next_attempt_at: null,
+      last_status_code: finished.last_status_code,
+      last_error: finished.last_error,
+      failure_reason: reason,
+    });
+    setStatus('failed');
+  }
+  return progress;
+}
+
+function setStatus(status: DeliveryStatus) {
+  upsertSearchAttributes([{ key: HeraldDeliveryStatus, value: status }]);
+}
