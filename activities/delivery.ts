@@ -117,19 +117,26 @@ export function createDeliveryActivities(deps: ActivityDeps) {
       const nextAttemptAt = delayMs === undefined ? null : new Date(Date.now() + delayMs);
       const status: DeliveryStatus = result.ok ? 'delivered' : nextAttemptAt ? 'retrying' : 'delivering';
 
-      await sql`
+      const [recorded] = await sql<{ health_attention: boolean }[]>`
         with recorded as (
           insert into attempts (delivery_id, tenant_id, endpoint_id, attempt, started_at, duration_ms, status_code, success, error_class, error_message, response_headers, response_body)
           values (${delivery.id}, ${delivery.tenant_id}, ${delivery.endpoint_id}, ${attempt}, ${startedAt}, ${result.durationMs}, ${result.statusCode}, ${result.ok},
                   ${result.errorClass}, ${result.errorMessage}, ${sql.json(result.headers)}, ${result.body})
           on conflict (delivery_id, attempt) where kind = 'delivery' do nothing
+        ), flagged as (
+          update endpoints set health_attention = true, health_attention_at = now()
+          where id = ${delivery.endpoint_id} and ${!result.ok}
         )
         update deliveries set
           status = ${status}, attempts = greatest(attempts, ${attempt}), last_status_code = ${result.statusCode}, last_error = ${result.errorMessage},
           next_attempt_at = ${nextAttemptAt}, updated_at = now(), completed_at = ${result.ok ? sql`now()` : null}
-        where id = ${delivery.id}`;
+        where id = ${delivery.id}
+        returning (select health_attention from endpoints where id = ${delivery.endpoint_id}) as health_attention`;
 
-      await reportAttemptToHealth(deps, endpoint, result.ok, {
+      // A success while the endpoint has no failure streak changes nothing in its health workflow, so
+      // it is not reported: healthy endpoints cost their health workflow nothing.
+      const reportNeeded = !result.ok || recorded?.health_attention !== false;
+      if (reportNeeded) await reportAttemptToHealth(deps, endpoint, result.ok, {
         delivery_id: delivery.id,
         attempt,
         at: startedAt.toISOString(),

@@ -30,11 +30,20 @@ export async function reportAttemptToHealth(deps: ActivityDeps, endpoint: { id: 
 export function createHealthActivities(deps: ActivityDeps) {
   const dispatchDeps = { sql: deps.sql, temporal: deps.temporal, taskQueue: deps.config.TEMPORAL_TASK_QUEUE };
   return {
+    /** The failure streak is over: successes stop being reported until the next failed attempt. */
+    async clearHealthAttention(input: { endpointId: string; before: string }): Promise<void> {
+      await deps.sql`
+        update endpoints set health_attention = false
+        where id = ${input.endpointId} and health_attention and (health_attention_at is null or health_attention_at < ${new Date(input.before)})`;
+    },
+
     /** Deactivates the endpoint and tells the tenant's other endpoints (v1.endpoint.disabled), once. */
     async deactivateEndpoint(input: { endpointId: string; tenantId: string; reason: string; consecutiveFailures: number; lastError: string | null }): Promise<void> {
       const result = await setEndpointActive(deps.sql, input.tenantId, input.endpointId, false, input.reason);
       if (!result) return;
-      const [endpoint] = await deps.sql<{ disabled_at: Date }[]>`select disabled_at from endpoints where id = ${input.endpointId}`;
+      const [endpoint] = await deps.sql<{ disabled_at: Date; disabled_reason: string | null }[]>`select disabled_at, disabled_reason from endpoints where id = ${input.endpointId}`;
+      // Already disabled for another reason (an operator got there first): that disable was announced then.
+      if (!result.changed && endpoint?.disabled_reason !== input.reason) return;
       await publishEvent(dispatchDeps, {
         tenantId: input.tenantId,
         eventType: 'v1.endpoint.disabled',

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSecretBox } from '../src/core/crypto.js';
 import { loadEndpointForDelivery, setEndpointActive, subscribedEndpointIds } from '../src/core/endpoints.js';
@@ -194,8 +195,8 @@ describe('endpoints', () => {
       expect(errorFields(await create({ disable_after_failures: 0 }))).toEqual(['body.disable_after_failures']);
       expect(errorFields(await create({ disable_after_failures: 1001 }))).toEqual(['body.disable_after_failures']);
       expect(errorFields(await create({ disable_after: 'forever' }))).toEqual(['body.disable_after']);
-      expect(errorFields(await create({ retry_schedule: ['1 minute'] }))).toEqual(['body.retry_schedule']);
-      expect(errorFields(await create({ rate_limit: { per_minute: 5 } }))).toEqual(['body.rate_limit.per_minute']);
+      expect(errorFields(await create({ retry_schedule: ['1 minute'] }))).toEqual(['body.retry_schedule.0']);
+      expect(errorFields(await create({ rate_limit: { per_minute: 5 } })).sort()).toEqual(['body.rate_limit.per_minute', 'body.rate_limit.per_second']);
       expect(errorFields(await create({ secret: 'short' }))).toEqual(['body.secret']);
     });
 
@@ -203,6 +204,21 @@ describe('endpoints', () => {
       const answer = await create({ callback: 'x', retries: 3 });
       expect(answer.status).toBe(422);
       expect(errorFields(answer).sort()).toEqual(['body.callback', 'body.retries']);
+    });
+
+    it('never answers 500 to arbitrary JSON, whatever the fields hold', async () => {
+      const created = await create({});
+      const value = fc.oneof(fc.jsonValue(), fc.constantFrom('15 seconds', '31s', '0s', '', '*', 'v1.webhook.test', 'http://x', 'Content-Type', null));
+      const keys = fc.constantFrom('url', 'description', 'event_types', 'active', 'headers', 'secret', 'signature', 'envelope', 'retry_schedule', 'timeout', 'disable_after_failures', 'disable_after', 'rate_limit', 'grace_period', 'reason');
+      await fc.assert(
+        fc.asyncProperty(fc.dictionary(keys, value), fc.constantFrom('', `/${created.body.id}`, `/${created.body.id}/rotate-secret`, `/${created.body.id}/disable`), async (body, suffix) => {
+          const method = suffix === `/${created.body.id}` ? 'PATCH' : 'POST';
+          const answer = await call(method, `${base}${suffix}`, { key: tenant.apiKey, body: suffix === '' ? { url: receiver, event_types: ['*'], ...body } : body });
+          expect(answer.status, JSON.stringify(body)).toBeLessThan(500);
+          if (answer.status >= 400) expect(Object.keys(answer.body.error).sort()).toEqual(['code', 'details', 'message']);
+        }),
+        { numRuns: 150 },
+      );
     });
 
     it('answers 400, 413 and 415 to bodies it cannot read, never 500', async () => {
@@ -275,28 +291,9 @@ describe('endpoints', () => {
   describe('PATCH', () => {
     it('changes any field but the secret and keeps the rest', async () => {
       const created = await create({ headers: { 'X-Api-Key': 'first-value-1111' }, description: 'before' });
-      const patched = await call('PATCH', `${base}/${created.body.id}`, {
-        key: tenant.apiKey,
-        body: {
-          url: 'https://other.example.com/hook',
-          event_types: ['v1.case.failed', 'v1.document.processed'],
-          headers: { 'X-Api-Key': 'second-value-2222' },
-          signature: { profile: 'prefixed' },
-          envelope: 'bare',
-          retry_schedule: ['1s'],
-          timeout: '30s',
-          disable_after_failures: 3,
-          disable_after: '1h',
-          rate_limit: { per_second: 5 },
-        },
-      });
-      expect(patched.status).toBe(200);
-      expect(patched.body).toMatchObject({
-        id: created.body.id,
+      const changes = {
         url: 'https://other.example.com/hook',
-        description: 'before',
         event_types: ['v1.case.failed', 'v1.document.processed'],
-        headers: { 'X-Api-Key': '****2222' },
         signature: { profile: 'prefixed' },
         envelope: 'bare',
         retry_schedule: ['1s'],
@@ -304,7 +301,10 @@ describe('endpoints', () => {
         disable_after_failures: 3,
         disable_after: '1h',
         rate_limit: { per_second: 5 },
-      });
+      };
+      const patched = await call('PATCH', `${base}/${created.body.id}`, { key: tenant.apiKey, body: { ...changes, headers: { 'X-Api-Key': 'second-value-2222' } } });
+      expect(patched.status).toBe(200);
+      expect(patched.body).toMatchObject({ ...changes, id: created.body.id, description: 'before', headers: { 'X-Api-Key': '****2222' } });
       expect(Date.parse(patched.body.updated_at)).toBeGreaterThan(Date.parse(created.body.updated_at));
       const delivery = await loadEndpointForDelivery(stack.sql, box(), created.body.id);
       expect(delivery).toMatchObject({ headers: { 'X-Api-Key': 'second-value-2222' }, timeout_ms: 30_000, secrets: [created.body.secret] });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { startTestStack, type TestStack } from './helpers/stack.js';
-import { answer, startReceiver, type TestReceiver } from './helpers/receiver.js';
+import { answer, receiverPool } from './helpers/receiver.js';
 import { apiClient, createEventType, createTenant, type ApiCall } from './helpers/api.js';
 import { createEndpoint, eventually, expectStatus, publish, waitForDeliveryStatus, type TenantFixture } from './helpers/deliveries.js';
 import { deliveryWorkflowId } from '../workflows/delivery.js';
@@ -10,12 +10,8 @@ describe('durable delivery', () => {
   let stack: TestStack;
   let call: ApiCall;
   let tenant: TenantFixture;
-  const receivers: TestReceiver[] = [];
-  const receiver = async (...args: Parameters<typeof startReceiver>) => {
-    const started = await startReceiver(...args);
-    receivers.push(started);
-    return started;
-  };
+  const receivers = receiverPool();
+  const receiver = receivers.start;
 
   beforeAll(async () => {
     stack = await startTestStack();
@@ -24,7 +20,7 @@ describe('durable delivery', () => {
     await createEventType(call, 'v1.case.completed', { type: 'object', required: ['case_status'], properties: { case_status: { type: 'string' } } });
   });
   afterAll(async () => {
-    await Promise.all(receivers.map((r) => r.close()));
+    await receivers.closeAll();
     await stack?.stop();
   });
 

@@ -78,13 +78,15 @@ export interface EndpointHealthInput {
 }
 
 /**
- * green = healthy: no failure in the window. yellow = degraded: some failures, but fewer
- * consecutive ones than half the threshold. red = failing (at least half the threshold in a row) or disabled.
+ * The colours, in one place. green = healthy: no failed attempt recently. yellow = degraded: some
+ * recent failures, but fewer in a row than half the threshold. red = failing (at least half the
+ * threshold in a row) or disabled. "Recently" is the workflow's window of reports, or the attempt
+ * log's last 24 h when the API asks.
  */
-export function classifyHealth(state: Pick<HealthState, 'disabled' | 'consecutive_failures' | 'window' | 'disable_after_failures'>): { status: HealthStatus; colour: HealthColour } {
-  if (state.disabled) return { status: 'disabled', colour: 'red' };
-  if (state.consecutive_failures > 0 && state.consecutive_failures >= Math.ceil(state.disable_after_failures / 2)) return { status: 'failing', colour: 'red' };
-  if (state.consecutive_failures > 0 || state.window.includes(0)) return { status: 'degraded', colour: 'yellow' };
+export function classifyHealth(input: { disabled: boolean; consecutive_failures: number; disable_after_failures: number; recent_failures: number }): { status: HealthStatus; colour: HealthColour } {
+  if (input.disabled) return { status: 'disabled', colour: 'red' };
+  if (input.consecutive_failures > 0 && input.consecutive_failures >= Math.ceil(input.disable_after_failures / 2)) return { status: 'failing', colour: 'red' };
+  if (input.consecutive_failures > 0 || input.recent_failures > 0) return { status: 'degraded', colour: 'yellow' };
   return { status: 'healthy', colour: 'green' };
 }
 
@@ -104,13 +106,15 @@ export function initialHealthState(settings: Partial<HealthSettings> = {}): Heal
   };
 }
 
-const { deactivateEndpoint } = proxyActivities<HeraldActivities>({ startToCloseTimeout: '1m' });
+const { deactivateEndpoint, clearHealthAttention } = proxyActivities<HeraldActivities>({ startToCloseTimeout: '1m' });
 
 export async function endpointHealthWorkflow(input: EndpointHealthInput): Promise<void> {
   const state = input.state ?? initialHealthState();
   const maxReports = input.maxReportsPerRun ?? 5000;
   let reports = 0;
   let pendingDeactivation: { reason: string } | undefined;
+  /** Set when the failure streak ended: failures recorded before this instant no longer need attention. */
+  let streakEndedAt: string | undefined;
 
   const remember = (report: AttemptReport): boolean => {
     const key = `${report.delivery_id}#${report.attempt}`;
@@ -135,6 +139,7 @@ export async function endpointHealthWorkflow(input: EndpointHealthInput): Promis
     if (state.last_failure_at && report.at < state.last_failure_at) return;
     state.consecutive_failures = 0;
     state.failing_since = null;
+    streakEndedAt = report.at;
   });
 
   setHandler(attemptFailedHealthSignal, (report) => {
@@ -159,6 +164,7 @@ export async function endpointHealthWorkflow(input: EndpointHealthInput): Promis
   setHandler(endpointEnabledSignal, () => {
     Object.assign(state, { disabled: false, disabled_reason: null, consecutive_failures: 0, failing_since: null });
     pendingDeactivation = undefined;
+    streakEndedAt = new Date().toISOString();
   });
   setHandler(endpointDisabledSignal, ({ reason }) => {
     Object.assign(state, { disabled: true, disabled_reason: reason });
@@ -167,7 +173,7 @@ export async function endpointHealthWorkflow(input: EndpointHealthInput): Promis
     Object.assign(state, settings);
   });
   setHandler(healthQuery, () => ({
-    ...classifyHealth(state),
+    ...classifyHealth({ ...state, recent_failures: state.window.filter((outcome) => outcome === 0).length }),
     consecutive_failures: state.consecutive_failures,
     last_success_at: state.last_success_at,
     last_failure_at: state.last_failure_at,
@@ -178,7 +184,13 @@ export async function endpointHealthWorkflow(input: EndpointHealthInput): Promis
   }));
 
   for (;;) {
-    await condition(() => pendingDeactivation !== undefined || reports >= maxReports || workflowInfo().continueAsNewSuggested);
+    await condition(() => pendingDeactivation !== undefined || streakEndedAt !== undefined || reports >= maxReports || workflowInfo().continueAsNewSuggested);
+    if (streakEndedAt !== undefined) {
+      const before = streakEndedAt;
+      streakEndedAt = undefined;
+      if (state.consecutive_failures === 0) await clearHealthAttention({ endpointId: input.endpointId, before });
+      continue;
+    }
     if (pendingDeactivation) {
       const { reason } = pendingDeactivation;
       pendingDeactivation = undefined;

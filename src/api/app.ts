@@ -6,7 +6,7 @@ import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { authenticate } from './auth.js';
 import { errorMiddleware, HttpError, requireJsonBody, routeNotFound } from './errors.js';
-import { buildOpenApiDocument } from './openapi.js';
+import { buildOpenApiDocument, documentRoute, z } from './openapi.js';
 import { endpointRoutes } from './routes/endpoints.js';
 import { eventTypeRoutes } from './routes/event-types.js';
 import { tenantRoutes } from './routes/tenants.js';
@@ -35,6 +35,13 @@ export const routeModules: RouteModule[] = [
   eventRoutes,
   deliveryRoutes,
 ];
+
+const readinessSchema = z
+  .object({
+    status: z.enum(['ready', 'unavailable']),
+    checks: z.array(z.object({ name: z.string(), ok: z.boolean(), error: z.string().optional() })),
+  })
+  .openapi('Readiness');
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -68,6 +75,35 @@ export function createApp(deps: ApiDeps): Express {
     ]);
     const ready = checks.every((check) => check.ok);
     response.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks });
+  });
+
+  documentRoute({
+    method: 'get',
+    path: '/healthz',
+    summary: 'Liveness: the process answers',
+    tags: ['Health'],
+    access: 'public',
+    responses: { 200: { description: 'Alive', schema: z.object({ status: z.literal('ok') }) } },
+  });
+  documentRoute({
+    method: 'get',
+    path: '/readyz',
+    summary: 'Readiness: PostgreSQL and Temporal answer',
+    tags: ['Health'],
+    access: 'public',
+    responses: {
+      200: { description: 'Ready', schema: readinessSchema },
+      503: { description: 'A dependency is unavailable', schema: readinessSchema },
+    },
+  });
+
+  documentRoute({
+    method: 'get',
+    path: '/openapi.json',
+    summary: 'This document (a human version is at /docs)',
+    tags: ['Health'],
+    access: 'public',
+    responses: { 200: { description: 'The OpenAPI 3.1 document' } },
   });
 
   const routers = routeModules.map((module) => module(deps));

@@ -61,7 +61,7 @@ export interface RouteSpec<S extends RequestSchemas> {
   before?: RequestHandler[];
 }
 
-const documented = new Map<string, RouteConfig>();
+const documented = new Map<string, RouteConfig & { 'x-herald-access': RouteSpec<RequestSchemas>['access'] }>();
 type RouteParameter = NonNullable<RouteConfig['request']>['params'];
 
 export const openApiPath = (expressPath: string) => expressPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
@@ -93,6 +93,7 @@ export function documentRoute<S extends RequestSchemas>(spec: RouteSpec<S>): voi
     description: spec.description ?? (spec.access === 'admin' ? 'Admin key only.' : undefined),
     tags: spec.tags,
     security: spec.access === 'public' ? [] : [{ bearerAuth: [] }],
+    'x-herald-access': spec.access,
     request: {
       params: request.params as RouteParameter,
       query: request.query as RouteParameter,
@@ -108,9 +109,13 @@ export function defineRoute<S extends RequestSchemas>(router: Router, spec: Rout
   router[spec.method](spec.path, ...(spec.before ?? []), validated(spec.request ?? ({} as S), handler));
 }
 
-/** `GET /v1/tenants/:tenant_id` for every documented route, in Express syntax. */
-export function documentedRoutes(): { method: HttpMethod; path: string }[] {
-  return [...documented.values()].map((route) => ({ method: route.method as HttpMethod, path: route.path.replace(/\{([A-Za-z0-9_]+)\}/g, ':$1') }));
+/** Every documented route in Express syntax (`/v1/tenants/:tenant_id`) with who may call it. */
+export function documentedRoutes(): { method: HttpMethod; path: string; access: RouteSpec<RequestSchemas>['access'] }[] {
+  return [...documented.values()].map((route) => ({
+    method: route.method as HttpMethod,
+    path: route.path.replace(/\{([A-Za-z0-9_]+)\}/g, ':$1'),
+    access: route['x-herald-access'],
+  }));
 }
 
 export type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;

@@ -41,23 +41,12 @@ export interface EndpointRecord extends EndpointSettings {
 }
 
 /** What a delivery needs to send one request, secrets decrypted. */
-export interface EndpointForDelivery {
-  id: string;
-  tenant_id: string;
-  url: string;
-  active: boolean;
+export interface EndpointForDelivery
+  extends Omit<EndpointSettings, 'description' | 'rate_limit'>,
+    Pick<EndpointRecord, 'id' | 'tenant_id' | 'disabled_reason'> {
   deleted: boolean;
-  event_types: string[];
-  headers: Record<string, string>;
   /** Secrets that may sign, newest first: the current one, then rotated ones still in their grace period. */
   secrets: string[];
-  signature: SignatureSettings;
-  envelope: EnvelopeKind;
-  retry_schedule: RetrySchedule;
-  timeout_ms: number;
-  disable_after_failures: number;
-  disable_after_ms: number | null;
-  disabled_reason: string | null;
 }
 
 export interface RuleIssue {

@@ -36,6 +36,8 @@ export interface WorkerDeps {
   connection?: NativeConnection;
   taskQueue?: string;
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Reports a health workflow handles before continuing as new (tests make it small). */
+  healthReportsPerRun?: number;
 }
 
 export async function createHeraldWorker(deps: WorkerDeps): Promise<{ worker: Worker; connection: NativeConnection; ownsConnection: boolean }> {
@@ -46,7 +48,7 @@ export async function createHeraldWorker(deps: WorkerDeps): Promise<{ worker: Wo
     namespace: deps.config.TEMPORAL_NAMESPACE,
     taskQueue: deps.taskQueue ?? deps.config.TEMPORAL_TASK_QUEUE,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: resolveWorkflowsEntry() }),
-    activities: createActivities({ sql: deps.sql, config: deps.config, temporal: deps.temporal, logger: deps.logger }),
+    activities: createActivities({ sql: deps.sql, config: deps.config, temporal: deps.temporal, logger: deps.logger, healthReportsPerRun: deps.healthReportsPerRun }),
     maxConcurrentActivityTaskExecutions: deps.config.HERALD_WORKER_MAX_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: deps.config.HERALD_WORKER_MAX_WORKFLOW_TASKS,
     shutdownGraceTime: '20s',

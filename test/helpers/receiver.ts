@@ -65,3 +65,16 @@ export async function startReceiver(initial: Responder = answer(200, 'ok')): Pro
     },
   };
 }
+
+/** Receivers started by one test file, closed together in afterAll. */
+export function receiverPool() {
+  const started: TestReceiver[] = [];
+  return {
+    start: async (initial?: Responder) => {
+      const receiver = await startReceiver(initial);
+      started.push(receiver);
+      return receiver;
+    },
+    closeAll: () => Promise.all(started.map((receiver) => receiver.close())),
+  };
+}

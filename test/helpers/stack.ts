@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -79,7 +80,7 @@ export interface TestStack {
  * The whole Herald in this test process: a fresh database, a client and a worker on the shared Temporal
  * server with a task queue of its own, and the API on a free port.
  */
-export async function startTestStack(options: { worker?: boolean; config?: Partial<Record<keyof Config, string>> } = {}): Promise<TestStack> {
+export async function startTestStack(options: { worker?: boolean; config?: Partial<Record<keyof Config, string>>; healthReportsPerRun?: number } = {}): Promise<TestStack> {
   quietTemporalRuntime();
   const database = await createTestDatabase();
   const config = testConfig({ DATABASE_URL: database.url, ...options.config });
@@ -109,6 +110,7 @@ export async function startTestStack(options: { worker?: boolean; config?: Parti
         logger,
         connection: nativeConnection,
         workflowBundle: { codePath: inject('workflowBundlePath') },
+        healthReportsPerRun: options.healthReportsPerRun,
       });
       stack.worker = worker;
       running = worker.run();
@@ -130,4 +132,14 @@ export async function startTestStack(options: { worker?: boolean; config?: Parti
   };
   if (options.worker !== false) await stack.startWorker();
   return stack;
+}
+
+/** A real worker process on the stack's database and task queue, as production runs it (for kill -9 tests). */
+export function spawnWorkerProcess(stack: TestStack): import('node:child_process').ChildProcess {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, HERALD_LOG_LEVEL: 'warn' };
+  for (const [name, value] of Object.entries(stack.config)) {
+    if (value === undefined || typeof value === 'object') continue;
+    env[name] = String(value);
+  }
+  return spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
 }

@@ -24,6 +24,8 @@ import { defineRoute, withOpenApi, z } from '../openapi.js';
 import { pageSchema, paginationQuerySchema, rowsToFetch, toPage } from '../pagination.js';
 import { invalid } from '../validation.js';
 import { tenantIdParams } from './tenants.js';
+import { endpointStats, healthSummaries, signalEndpointToggled, signalHealthSettingsChanged } from '../../core/endpoint-health.js';
+import { publishEvent } from '../../core/publish.js';
 
 /** A tenant's endpoints: where its events are delivered, with secrets shown once and masked afterwards. */
 
@@ -130,6 +132,33 @@ const endpointSchema = z
   })
   .openapi('Endpoint');
 
+const healthSchema = z
+  .object({
+    status: z.enum(['healthy', 'degraded', 'failing', 'disabled']),
+    colour: z.enum(['green', 'yellow', 'red']),
+    consecutive_failures: z.number().int(),
+    success_rate_24h: z.number().nullable(),
+    last_delivery_at: z.string().nullable().openapi({ format: 'date-time' }),
+    last_success_at: z.string().nullable().openapi({ format: 'date-time' }),
+    disabled_reason: z.string().nullable(),
+  })
+  .openapi('EndpointHealth');
+
+const endpointWithHealthSchema = endpointSchema.extend({ health: healthSchema }).openapi('EndpointWithHealth');
+
+const endpointStatsSchema = z
+  .object({
+    window: z.string(),
+    attempts: z.number().int(),
+    successes: z.number().int(),
+    failures: z.number().int(),
+    success_rate: z.number().nullable(),
+    latency_ms: z.object({ p50: z.number().nullable(), p95: z.number().nullable() }),
+    last_delivery_at: z.string().nullable().openapi({ format: 'date-time' }),
+    last_success_at: z.string().nullable().openapi({ format: 'date-time' }),
+  })
+  .openapi('EndpointStats');
+
 const rotatedSchema = z
   .object({
     secret: z.string().openapi({ description: 'The new secret, shown once' }),
@@ -194,6 +223,8 @@ export function endpointRoutes(deps: ApiDeps): express.Router {
   const { sql, config } = deps;
   const box = createSecretBox(config.HERALD_ENCRYPTION_KEY);
   const scope = tenantScope(deps);
+  const healthDeps = { sql, temporal: deps.temporal, taskQueue: config.TEMPORAL_TASK_QUEUE };
+  const withHealth = async (endpoint: EndpointRecord) => ({ ...endpointView(endpoint), health: (await healthSummaries(healthDeps, [endpoint])).get(endpoint.id)! });
   const tags = ['Endpoints'];
   const base = '/v1/tenants/:tenant_id/endpoints';
 
@@ -239,13 +270,14 @@ export function endpointRoutes(deps: ApiDeps): express.Router {
       tags,
       access: 'tenant',
       request: { params: tenantIdParams, query: paginationQuerySchema },
-      responses: { 200: { description: 'A page of endpoints, secrets masked', schema: pageSchema(endpointSchema, 'EndpointPage') } },
+      responses: { 200: { description: 'A page of endpoints, secrets masked', schema: pageSchema(endpointWithHealthSchema, 'EndpointPage') } },
       errors: [404],
       before: [scope],
     },
     async ({ params, query }, _request, response) => {
       const rows = await listEndpoints(sql, box, params.tenant_id, { limit: rowsToFetch(query), cursor: query.cursor });
-      response.json(toPage(rows, query, (row) => row.id, (row) => endpointView(row)));
+      const health = await healthSummaries(healthDeps, rows.slice(0, query.limit));
+      response.json(toPage(rows, query, (row) => row.id, (row) => ({ ...endpointView(row), health: health.get(row.id)! })));
     },
   );
 
@@ -258,12 +290,12 @@ export function endpointRoutes(deps: ApiDeps): express.Router {
       tags,
       access: 'tenant',
       request: { params: endpointParams },
-      responses: { 200: { description: 'The endpoint', schema: endpointSchema } },
+      responses: { 200: { description: 'The endpoint', schema: endpointWithHealthSchema } },
       errors: [404],
       before: [scope],
     },
     async ({ params }, _request, response) => {
-      response.json(endpointView(await found(params.tenant_id, params.endpoint_id)));
+      response.json(await withHealth(await found(params.tenant_id, params.endpoint_id)));
     },
   );
 
@@ -276,7 +308,7 @@ export function endpointRoutes(deps: ApiDeps): express.Router {
       tags,
       access: 'tenant',
       request: { params: endpointParams, body: updateBody },
-      responses: { 200: { description: 'The endpoint', schema: endpointSchema } },
+      responses: { 200: { description: 'The endpoint', schema: endpointWithHealthSchema } },
       errors: [404],
       before: [scope],
     },
@@ -287,7 +319,10 @@ export function endpointRoutes(deps: ApiDeps): express.Router {
       await checkRules(settings);
       const updated = await updateEndpoint(sql, box, params.tenant_id, params.endpoint_id, settings);
       if (!updated) throw notFound('Endpoint');
-      response.json(endpointView(updated));
+      if (updated.disable_after_failures !== current.disable_after_failures || updated.disable_after_ms !== current.disable_after_ms) {
+        await signalHealthSettingsChanged(healthDeps, updated.id, { disable_after_failures: updated.disable_after_failures, disable_after_ms: updated.disable_after_ms });
+      }
+      response.json(await withHealth(updated));
     },
   );
 
@@ -331,6 +366,26 @@ export function endpointRoutes(deps: ApiDeps): express.Router {
     },
   );
 
+  defineRoute(
+    router,
+    {
+      method: 'get',
+      path: `${base}/:endpoint_id/stats`,
+      summary: 'Attempt counts, success rate and latency over a window, from the attempt log',
+      tags,
+      access: 'tenant',
+      request: { params: endpointParams, query: z.object({ window: boundedDuration('The window, e.g. 1h, 24h, 7d', 60_000, 90 * 86_400_000).default('24h') }) },
+      responses: { 200: { description: 'Statistics', schema: endpointStatsSchema } },
+      errors: [404],
+      before: [scope],
+    },
+    async ({ params, query }, _request, response) => {
+      const endpoint = await found(params.tenant_id, params.endpoint_id);
+      const stats = await endpointStats(sql, [endpoint.id], parseDuration(query.window));
+      response.json({ window: query.window, ...stats.get(endpoint.id)! });
+    },
+  );
+
   for (const action of ['enable', 'disable'] as const) {
     defineRoute(
       router,
@@ -341,15 +396,26 @@ export function endpointRoutes(deps: ApiDeps): express.Router {
         tags,
         access: 'tenant',
         request: { params: endpointParams, body: action === 'enable' ? z.object({}).strict().openapi('EnableEndpoint') : disableBody },
-        responses: { 200: { description: 'The endpoint', schema: endpointSchema } },
+        responses: { 200: { description: 'The endpoint', schema: endpointWithHealthSchema } },
         errors: [404],
         before: [scope],
       },
       async ({ params, body }, _request, response) => {
-        const reason = 'reason' in body ? body.reason : undefined;
-        const result = await setEndpointActive(sql, params.tenant_id, params.endpoint_id, action === 'enable', reason);
+        const reason = ('reason' in body ? body.reason : undefined) ?? 'manual';
+        const active = action === 'enable';
+        const result = await setEndpointActive(sql, params.tenant_id, params.endpoint_id, active, reason);
         if (!result) throw notFound('Endpoint');
-        response.json(endpointView(await found(params.tenant_id, params.endpoint_id)));
+        const endpoint = await found(params.tenant_id, params.endpoint_id);
+        if (result.changed) {
+          await signalEndpointToggled(healthDeps, endpoint, active, reason);
+          await publishEvent(healthDeps, {
+            tenantId: endpoint.tenant_id,
+            eventType: active ? 'v1.endpoint.enabled' : 'v1.endpoint.disabled',
+            data: active ? { endpoint_id: endpoint.id } : { endpoint_id: endpoint.id, reason, consecutive_failures: 0, last_error: null },
+            excludeEndpointIds: [endpoint.id],
+          });
+        }
+        response.json(await withHealth(endpoint));
       },
     );
   }
