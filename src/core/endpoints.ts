@@ -4,6 +4,7 @@ import type { SecretBox } from './crypto.js';
 import type { EnvelopeKind } from './envelope.js';
 import { allEventTypes, testEventType, unknownEventTypes } from './event-catalog.js';
 import { newId } from './ids.js';
+import { destinationUrlIssue } from './url-policy.js';
 import type { RetrySchedule } from './retry-schedule.js';
 import { isKnownProfile, resolveProfile, type SignatureSettings } from './signing.js';
 
@@ -80,26 +81,13 @@ function signatureHeaderNames(signature: SignatureSettings): string[] {
   );
 }
 
-function urlIssue(url: string, allowHttp: boolean): string | undefined {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return 'must be an absolute http(s) URL';
-  }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return 'must be an absolute http(s) URL';
-  if (parsed.username || parsed.password) return 'must not contain credentials; use a custom header for authentication';
-  if (parsed.protocol === 'http:' && !allowHttp) return 'must use https (http is allowed only when HERALD_ALLOW_HTTP=true)';
-  return undefined;
-}
-
 /**
  * Everything about an endpoint's settings that needs the catalog or the configuration: an empty list
  * when the endpoint may be saved. Fields are named like the request's (`body.url`, `body.headers.Host`).
  */
 export async function endpointRuleIssues(sql: Sql, settings: EndpointSettings, options: { allowHttp: boolean }): Promise<RuleIssue[]> {
   const issues: RuleIssue[] = [];
-  const problem = urlIssue(settings.url, options.allowHttp);
+  const problem = destinationUrlIssue(settings.url, { allowHttp: options.allowHttp });
   if (problem) issues.push({ field: 'body.url', message: problem, code: 'invalid_url' });
 
   settings.event_types.forEach((name, index) => {
