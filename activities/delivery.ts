@@ -1,23 +1,13 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ActivityDeps } from './index.js';
-import { buildEnvelope } from '../src/core/envelope.js';
 import { loadEndpointForDelivery } from '../src/core/endpoints.js';
-import { postWebhook, type HttpAttemptResult } from '../src/core/http-delivery.js';
+import type { HttpAttemptResult } from '../src/core/http-delivery.js';
 import { nextRetryDelayMs, parseRetryAfter, retryDelaysMs, type RetrySchedule } from '../src/core/retry-schedule.js';
-import { resolveProfile, signatureHeaders } from '../src/core/signing.js';
+import { sendSignedRequest } from '../src/core/signed-request.js';
 import { publishEvent } from '../src/core/publish.js';
 import { dispatchEventBatch } from '../src/core/dispatch.js';
 import { reportAttemptToHealth } from './health.js';
-import { heraldVersion } from '../src/version.js';
 import { attemptFailedSignal, deliveryWorkflowId, nonRetryableDeliveryFailures, type DeliveryStatus } from '../workflows/delivery.js';
-
-export interface DeliveryPlan {
-  status: DeliveryStatus;
-  attempts: number;
-  maxAttempts: number;
-  retryDelaysMs: number[];
-  timeoutMs: number;
-}
 
 export interface AttemptOutcome {
   attempt: number;
@@ -32,23 +22,11 @@ export function createDeliveryActivities(deps: ActivityDeps) {
   const dispatchDeps = { sql, temporal: deps.temporal, taskQueue: config.TEMPORAL_TASK_QUEUE };
 
   return {
-    /** The schedule in force when the series starts; the workflow turns it into a retry policy. */
-    async loadDeliveryPlan(deliveryId: string): Promise<DeliveryPlan> {
-      const [row] = await sql<{ status: DeliveryStatus; attempts: number; retry_schedule: RetrySchedule; timeout_ms: number }[]>`
-        select d.status, d.attempts, e.retry_schedule, e.timeout_ms
-        from deliveries d join endpoints e on e.id = d.endpoint_id where d.id = ${deliveryId}`;
-      if (!row) throw ApplicationFailure.nonRetryable(`delivery ${deliveryId} does not exist`, nonRetryableDeliveryFailures.deliveryNotFound);
-      const delays = retryDelaysMs(row.retry_schedule);
-      const maxAttempts = Math.max(delays.length + 1, row.attempts + 1);
-      await sql`update deliveries set max_attempts = ${maxAttempts} where id = ${deliveryId} and max_attempts <> ${maxAttempts}`;
-      return { status: row.status, attempts: row.attempts, maxAttempts, retryDelaysMs: delays, timeoutMs: row.timeout_ms };
-    },
-
     /**
      * One attempt: load, sign, POST, record. A failure that will be retried throws with the
      * schedule's next delay as nextRetryDelay; Temporal's retry policy does the waiting.
      */
-    async attemptDelivery(input: { deliveryId: string; maxAttempts: number; retryDelaysMs: number[] }): Promise<AttemptOutcome> {
+    async attemptDelivery(input: { deliveryId: string; maxAttempts: number }): Promise<AttemptOutcome> {
       const context = Context.current();
       const attempt = context.info.attempt;
       const [delivery] = await sql<
@@ -77,35 +55,23 @@ export function createDeliveryActivities(deps: ActivityDeps) {
         throw ApplicationFailure.nonRetryable(`endpoint ${delivery.endpoint_id} is disabled or deleted`, nonRetryableDeliveryFailures.endpointDisabled);
       }
 
-      const body = buildEnvelope(endpoint.envelope, {
-        eventId: delivery.event_id,
-        deliveryId: delivery.id,
-        eventType: delivery.event_type,
-        schemaVersion: delivery.schema_version,
-        traceId: delivery.trace_id,
-        createdAt: delivery.created_at,
-        data: delivery.data,
-      });
-      const profile = resolveProfile(endpoint.signature, deps.extraSignatureProfiles);
-      const headers: Record<string, string> = {
-        'content-type': 'application/json',
-        'user-agent': endpoint.signature.user_agent ?? `Herald-Webhooks/${heraldVersion}`,
-        ...endpoint.headers,
-        ...signatureHeaders({
-          profile,
-          secrets: endpoint.secrets,
-          messageId: delivery.id,
-          timestamp: Math.floor(Date.now() / 1000),
-          body,
-          clientId: endpoint.signature.client_id ?? delivery.tenant_id,
-        }),
-      };
-
       const startedAt = new Date();
       const heartbeat = setInterval(() => context.heartbeat(), heartbeatEveryMs);
       let result: HttpAttemptResult;
       try {
-        result = await postWebhook(endpoint.url, headers, body, endpoint.timeout_ms, context.cancellationSignal);
+        ({ result } = await sendSignedRequest(
+          endpoint,
+          {
+            eventId: delivery.event_id,
+            deliveryId: delivery.id,
+            eventType: delivery.event_type,
+            schemaVersion: delivery.schema_version,
+            traceId: delivery.trace_id,
+            createdAt: delivery.created_at,
+            data: delivery.data,
+          },
+          { extraProfiles: deps.extraSignatureProfiles, signal: context.cancellationSignal, dispatcher: deps.httpAgent },
+        ));
       } finally {
         clearInterval(heartbeat);
       }
@@ -113,7 +79,7 @@ export function createDeliveryActivities(deps: ActivityDeps) {
       const gone = result.statusCode === 410;
       const isLast = attempt >= input.maxAttempts || gone;
       const retryAfterMs = result.statusCode !== null && statusesWithRetryAfter.has(result.statusCode) ? parseRetryAfter(result.retryAfter) : undefined;
-      const delayMs = result.ok || isLast ? undefined : nextRetryDelayMs(input.retryDelaysMs, attempt, { jitter: config.HERALD_RETRY_JITTER, retryAfterMs });
+      const delayMs = result.ok || isLast ? undefined : nextRetryDelayMs(retryDelaysMs(endpoint.retry_schedule), attempt, { jitter: config.HERALD_RETRY_JITTER, retryAfterMs });
       const nextAttemptAt = delayMs === undefined ? null : new Date(Date.now() + delayMs);
       const status: DeliveryStatus = result.ok ? 'delivered' : nextAttemptAt ? 'retrying' : 'delivering';
 
@@ -135,7 +101,8 @@ export function createDeliveryActivities(deps: ActivityDeps) {
 
       // A success while the endpoint has no failure streak changes nothing in its health workflow, so
       // it is not reported: healthy endpoints cost their health workflow nothing.
-      const reportNeeded = !result.ok || recorded?.health_attention !== false;
+      // An attempt cancelled by a stopping worker (`interrupted`) says nothing about the receiver.
+      const reportNeeded = result.errorClass !== 'interrupted' && (!result.ok || recorded?.health_attention !== false);
       if (reportNeeded) await reportAttemptToHealth(deps, endpoint, result.ok, {
         delivery_id: delivery.id,
         attempt,

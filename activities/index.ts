@@ -4,8 +4,12 @@ import type { Sql } from '../src/db/client.js';
 import type { Logger } from '../src/logger.js';
 import { createSecretBox, type SecretBox } from '../src/core/crypto.js';
 import type { SignatureProfile } from '../src/core/signing.js';
+import { createDeliveryAgent } from '../src/core/http-delivery.js';
+import { urlPolicyFromConfig } from '../src/core/url-policy.js';
+import type { Dispatcher } from 'undici';
 import { createDeliveryActivities } from './delivery.js';
 import { createHealthActivities } from './health.js';
+import { createRecoverActivities } from './recover.js';
 
 export interface ActivityDeps {
   sql: Sql;
@@ -13,17 +17,20 @@ export interface ActivityDeps {
   temporal: Client;
   logger: Logger;
   secretBox: SecretBox;
+  /** Sends webhooks under the URL policy (dev mode, HERALD_URL_ALLOWLIST), checked at connect time. */
+  httpAgent: Dispatcher;
   extraSignatureProfiles?: Record<string, SignatureProfile>;
   /** Reports an endpoint health workflow handles before continuing as new (tests make it small). */
   healthReportsPerRun?: number;
 }
 
 /** All of Herald's activities, bound to their dependencies (samples-typescript: activities-dependency-injection). */
-export function createActivities(deps: Omit<ActivityDeps, 'secretBox'> & { secretBox?: SecretBox }) {
+export function createActivities(deps: Omit<ActivityDeps, 'secretBox' | 'httpAgent'> & { secretBox?: SecretBox; httpAgent?: Dispatcher }) {
   const full: ActivityDeps = {
     extraSignatureProfiles: deps.config.HERALD_SIGNATURE_PROFILES,
     ...deps,
     secretBox: deps.secretBox ?? createSecretBox(deps.config.HERALD_ENCRYPTION_KEY),
+    httpAgent: deps.httpAgent ?? createDeliveryAgent(urlPolicyFromConfig(deps.config)),
   };
   return {
     async ping(): Promise<string> {
@@ -32,6 +39,7 @@ export function createActivities(deps: Omit<ActivityDeps, 'secretBox'> & { secre
     },
     ...createDeliveryActivities(full),
     ...createHealthActivities(full),
+    ...createRecoverActivities(full),
   };
 }
 

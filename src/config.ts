@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import path from 'node:path';
-import { signatureProfileSchema } from './core/signing.js';
+import { builtInProfileNames, signatureProfileSchema } from './core/signing.js';
+import { parseCidr } from './core/url-policy.js';
 
 /**
  * Every setting Herald reads, from the environment, in one schema.
@@ -24,6 +25,25 @@ export const configSchema = z.object({
     .refine((value) => Buffer.from(value, 'base64').length === 32, 'must be 32 bytes, base64-encoded (openssl rand -base64 32)'),
   HERALD_ALLOW_HTTP: booleanFromEnv.default(false),
   HERALD_DEV_MODE: booleanFromEnv.default(false),
+  /** CIDRs of internal receivers that the URL policy allows outside dev mode, comma-separated: 10.20.0.0/16,fd12::/48. */
+  HERALD_URL_ALLOWLIST: z
+    .string()
+    .transform((text, context) => {
+      const entries = text.split(',').map((entry) => entry.trim()).filter(Boolean);
+      for (const entry of entries) {
+        try {
+          parseCidr(entry);
+        } catch (error) {
+          context.addIssue({ code: 'custom', message: (error as Error).message });
+        }
+      }
+      return entries;
+    })
+    .default([]),
+  /** Failed authentications one client address may make per minute before it is answered 429. */
+  HERALD_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(20),
+  /** How long a stopping worker lets attempts run (then cancels and hands them back), and a stopping API drains requests. */
+  HERALD_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(35_000),
   HERALD_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(256 * 1024),
   HERALD_RETRY_JITTER: booleanFromEnv.default(true),
   /** Extra named signature profiles, as JSON: {"acme": {…profile…}}; built-in names cannot be redefined. */
@@ -37,7 +57,15 @@ export const configSchema = z.object({
         return z.NEVER;
       }
     })
-    .pipe(z.record(z.string().regex(/^[a-z0-9-]+$/, 'profile names are lowercase words with dashes'), signatureProfileSchema))
+    .pipe(
+      z
+        .record(z.string().regex(/^[a-z0-9-]+$/, 'profile names are lowercase words with dashes'), signatureProfileSchema)
+        .superRefine((profiles, context) => {
+          for (const name of builtInProfileNames.filter((builtIn) => Object.hasOwn(profiles, builtIn))) {
+            context.addIssue({ code: 'custom', message: `"${name}" is a built-in profile and cannot be redefined` });
+          }
+        }),
+    )
     .optional(),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
@@ -54,7 +82,7 @@ export const configSchema = z.object({
   HERALD_DEV_TEMPORAL_PORT: port.default(7233),
   HERALD_DEV_TEMPORAL_UI_PORT: port.default(8233),
   HERALD_WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).max(10000).default(200),
-  HERALD_WORKER_MAX_WORKFLOW_TASKS: z.coerce.number().int().min(1).max(10000).default(100),
+  HERALD_WORKER_MAX_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(10000).default(100),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/api/app.js';
-import { documentedRoutes } from '../src/api/openapi.js';
+import { buildOpenApiDocument, documentedRoutes } from '../src/api/openapi.js';
 import { apiClient, createEventType, createTenant, type ApiCall } from './helpers/api.js';
 import { startTestStack, type TestStack } from './helpers/stack.js';
 
@@ -11,15 +11,26 @@ import { startTestStack, type TestStack } from './helpers/stack.js';
 describe('tenant isolation', () => {
   let stack: TestStack;
   let call: ApiCall;
-  let a: { id: string; apiKey: string; endpointId: string; keyId: string; secret: string };
+  let a: { id: string; apiKey: string; endpointId: string; keyId: string; secret: string; eventId: string; deliveryId: string; recoveryId: string };
   let b: { id: string; apiKey: string; endpointId: string };
 
-  const fill = (path: string, ids: Record<string, string>) => path.replace(/:([A-Za-z0-9_]+)/g, (_, name: string) => ids[name] ?? `${name}_01J7W9S4TSQ0T4SH43JYB9W5R8`);
+  /** The path with real ids; a parameter without one fails the test (a new route needs a resource of A's here). */
+  const fill = (path: string, ids: Record<string, string>) =>
+    path.replace(/:([A-Za-z0-9_]+)/g, (_, name: string) => {
+      if (!ids[name]) throw new Error(`${path}: no id of tenant A for :${name}; create one in beforeAll`);
+      return ids[name];
+    });
+  /** Every id of A's, for every path parameter the API has. */
+  const idsOfA = () => ({ tenant_id: a.id, endpoint_id: a.endpointId, key_id: a.keyId, event_id: a.eventId, delivery_id: a.deliveryId, recovery_id: a.recoveryId, name: 'v1.case.completed' });
   const snapshot = async () => ({
     tenant: (await call('GET', `/v1/tenants/${a.id}`)).body,
     endpoints: (await call('GET', `/v1/tenants/${a.id}/endpoints?limit=100`)).body,
     keys: (await call('GET', `/v1/tenants/${a.id}/api-keys?limit=100`)).body,
     secrets: await stack.sql`select id, expires_at from endpoint_secrets where endpoint_id = ${a.endpointId} order by id`,
+    // Replays and recoveries B might have started on A's behalf.
+    deliveries: await stack.sql`select id, status, attempts from deliveries where tenant_id = ${a.id} order by id`,
+    recoveries: await stack.sql`select id, status from recoveries where tenant_id = ${a.id} order by id`,
+    attempts: await stack.sql`select count(*)::int as count from attempts where tenant_id = ${a.id}`,
   });
 
   beforeAll(async () => {
@@ -33,7 +44,18 @@ describe('tenant isolation', () => {
     const endpointA = await call('POST', `/v1/tenants/${tenantA.id}/endpoints`, { key: tenantA.apiKey, body: { url: 'https://a.example.com/hook', event_types: ['*'], headers: { 'X-Auth': 'a-private-header-value' } } });
     const endpointB = await call('POST', `/v1/tenants/${tenantB.id}/endpoints`, { key: tenantB.apiKey, body: { url: 'https://b.example.com/hook', event_types: ['*'] } });
     const keyA = await call('POST', `/v1/tenants/${tenantA.id}/api-keys`, { key: tenantA.apiKey });
-    a = { ...tenantA, endpointId: endpointA.body.id, keyId: keyA.body.id, secret: endpointA.body.secret };
+    const eventA = await call('POST', `/v1/tenants/${tenantA.id}/events`, { key: tenantA.apiKey, body: { event_type: 'v1.case.completed', data: {} } });
+    const recoveryA = await call('POST', `/v1/tenants/${tenantA.id}/endpoints/${endpointA.body.id}/recover`, { key: tenantA.apiKey, body: { since: '1h' } });
+    expect([eventA.status, recoveryA.status]).toEqual([202, 202]);
+    a = {
+      ...tenantA,
+      endpointId: endpointA.body.id,
+      keyId: keyA.body.id,
+      secret: endpointA.body.secret,
+      eventId: eventA.body.event_id,
+      deliveryId: eventA.body.deliveries[0].delivery_id,
+      recoveryId: recoveryA.body.recovery_id,
+    };
     b = { ...tenantB, endpointId: endpointB.body.id };
   });
   afterAll(async () => {
@@ -45,10 +67,11 @@ describe('tenant isolation', () => {
     const routes = documentedRoutes().filter((route) => route.path.includes(':tenant_id'));
     expect(routes.length).toBeGreaterThanOrEqual(13);
     for (const route of routes) {
-      const path = fill(route.path, { tenant_id: a.id, endpoint_id: a.endpointId, key_id: a.keyId });
+      const path = fill(route.path, idsOfA());
       const answer = await call(route.method.toUpperCase(), path, { key: b.apiKey, body: route.method === 'get' || route.method === 'delete' ? undefined : {} });
       expect(answer.status, `${route.method.toUpperCase()} ${route.path}`).toBe(route.access === 'admin' ? 403 : 404);
       expect(JSON.stringify(answer.body)).not.toContain(a.endpointId);
+      expect(JSON.stringify(answer.body)).not.toContain(a.deliveryId);
     }
     expect(await snapshot()).toEqual(before);
   });
@@ -65,10 +88,14 @@ describe('tenant isolation', () => {
         'post /v1/tenants/:tenant_id/endpoints/:endpoint_id/enable',
         'post /v1/tenants/:tenant_id/endpoints/:endpoint_id/disable',
         'delete /v1/tenants/:tenant_id/api-keys/:key_id',
+        'get /v1/tenants/:tenant_id/endpoints/:endpoint_id/attempts',
+        'get /v1/tenants/:tenant_id/endpoints/:endpoint_id/stats',
+        'get /v1/tenants/:tenant_id/deliveries/:delivery_id',
+        'get /v1/tenants/:tenant_id/events/:event_id',
       ]),
     );
     for (const route of routes) {
-      const path = fill(route.path, { tenant_id: b.id, endpoint_id: a.endpointId, key_id: a.keyId });
+      const path = fill(route.path, { ...idsOfA(), tenant_id: b.id });
       const answer = await call(route.method.toUpperCase(), path, { key: b.apiKey, body: route.method === 'get' || route.method === 'delete' ? undefined : {} });
       expect(answer.status, `${route.method.toUpperCase()} ${route.path}`).toBe(404);
     }
@@ -107,6 +134,32 @@ describe('tenant isolation', () => {
       const text = JSON.stringify((await call('GET', path, { key: b.apiKey })).body);
       expect(text).not.toContain(a.secret.slice(-4));
       expect(text).not.toContain('a-private-header-value');
+    }
+  });
+
+  it('walks every operation of the OpenAPI document: each is public, admin-only, tenant-scoped or acts on no tenant resource', async () => {
+    const document = buildOpenApiDocument();
+    const methods = ['get', 'post', 'put', 'patch', 'delete'];
+    const operations = Object.entries(document.paths ?? {}).flatMap(([path, item]) =>
+      Object.entries(item as Record<string, { security?: unknown[] }>)
+        .filter(([method]) => methods.includes(method))
+        .map(([method, operation]) => ({ key: `${method} ${path.replace(/\{([A-Za-z0-9_]+)\}/g, ':$1')}`, public: operation.security?.length === 0 })),
+    );
+    // The walks above iterate documentedRoutes(): the same operations as the document.
+    expect(operations.map((operation) => operation.key).sort()).toEqual(documentedRoutes().map((route) => `${route.method} ${route.path}`).sort());
+    const access = new Map(documentedRoutes().map((route) => [`${route.method} ${route.path}`, route.access]));
+    expect(operations.filter((operation) => operation.public).map((operation) => operation.key).sort()).toEqual(['get /healthz', 'get /openapi.json', 'get /readyz']);
+    // Tenant keys may call these without naming a tenant: the shared event catalog, and test sends to a URL given in the body.
+    const unscoped = operations.filter((operation) => !operation.public && access.get(operation.key) === 'tenant' && !operation.key.includes(':tenant_id'));
+    expect(unscoped.map((operation) => operation.key).sort()).toEqual(['get /v1/event-types', 'get /v1/event-types/:name', 'post /v1/webhooks/test']);
+    for (const operation of operations.filter((operation) => !operation.public)) {
+      const [method, path] = operation.key.split(' ') as [string, string];
+      const answer = await call(method.toUpperCase(), fill(path, idsOfA()), { key: b.apiKey, body: method === 'get' || method === 'delete' ? undefined : {} });
+      const text = JSON.stringify(answer.body);
+      for (const id of [a.id, a.endpointId, a.keyId, a.eventId, a.deliveryId, a.recoveryId]) expect(text, operation.key).not.toContain(id);
+      if (access.get(operation.key) === 'admin') expect(answer.status, operation.key).toBe(403);
+      else if (path.includes(':tenant_id')) expect(answer.status, operation.key).toBe(404);
+      else expect(answer.status, operation.key).toBeLessThan(500);
     }
   });
 });

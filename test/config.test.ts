@@ -27,6 +27,12 @@ describe('configuration from the environment', () => {
     }
   });
 
+  it('accepts extra signature profiles but refuses one that redefines a built-in name', () => {
+    const profile = { extraHeaders: {}, signature: { header: 'X-Acme-Signature', signedContent: '{body}', key: 'utf8', encoding: 'hex', format: { style: 'single', prefix: '' } } };
+    expect(loadConfig({ ...valid, HERALD_SIGNATURE_PROFILES: JSON.stringify({ acme: profile }) }).HERALD_SIGNATURE_PROFILES).toEqual({ acme: profile });
+    expect(() => loadConfig({ ...valid, HERALD_SIGNATURE_PROFILES: JSON.stringify({ timestamped: profile }) })).toThrow(/HERALD_SIGNATURE_PROFILES: "timestamped" is a built-in profile and cannot be redefined/);
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ ...valid, TEMPORAL_NAMESPACE: '' }).TEMPORAL_NAMESPACE).toBe('default');
   });

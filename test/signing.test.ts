@@ -204,8 +204,18 @@ describe('envelopes', () => {
     );
   });
 
-  it('writes the compact envelope of seed 003 with the delivery id and whole unix seconds', () => {
-    expect(buildEnvelope('compact', input)).toBe('{"id":"whd_01J7W9S52C2ZK1XFY2GM7Z7SAK","type":"v1.case.completed","created":1777638896,"data":{"case_status":"completed"}}');
+  it('writes the compact envelope of seed 003 with the delivery id, the unversioned type and whole unix seconds', () => {
+    expect(buildEnvelope('compact', input)).toBe('{"id":"whd_01J7W9S52C2ZK1XFY2GM7Z7SAK","type":"case.completed","created":1777638896,"data":{"case_status":"completed"}}');
+  });
+
+  it('writes the event envelope of seed 001 with the event id, the unversioned type and ISO time in whole seconds', () => {
+    expect(buildEnvelope('event', { ...input, eventType: 'v1.document.updated' })).toBe(
+      '{"id":"evt_01J7W9S4TSQ0T4SH43JYB9W5R8","type":"document.updated","created_at":"2026-05-01T12:34:56Z","data":{"case_status":"completed"}}',
+    );
+  });
+
+  it('strips only the leading version of a multi-segment type name', () => {
+    expect(JSON.parse(buildEnvelope('compact', { ...input, eventType: 'v12.kyc.session.v2_processed' })).type).toBe('kyc.session.v2_processed');
   });
 
   it('writes the bare payload as is', () => {

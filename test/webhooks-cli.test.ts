@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -8,22 +7,15 @@ import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtInProfiles, signatureHeaders } from '../src/core/signing.js';
 import { constructEvent, WebhookSignatureError, type HeraldEnvelope } from '../src/receiver/index.js';
+import { runNodeEntry } from './helpers/run-node.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const secret = 'whsec_Y2xpIHRlc3RzIHNpZ25pbmcgc2VjcmV0';
 const body = '{"event_type":"v1.case.completed","delivery_id":"whd_1","data":{"case_status":"completed"}}';
 
 /** The CLI as a user runs it, asynchronously so the receiver in this process can answer it. */
-function herald(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: repoRoot, env: { PATH: process.env.PATH } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+function herald(...args: string[]) {
+  return runNodeEntry('src/cli/main.ts', args, { PATH: process.env.PATH });
 }
 
 let folder: string;

@@ -4,7 +4,6 @@ import {
   defineQuery,
   defineSignal,
   proxyActivities,
-  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
@@ -13,9 +12,13 @@ import { HeraldDeliveryStatus } from './search-attributes.js';
 
 export type DeliveryStatus = 'pending' | 'delivering' | 'retrying' | 'delivered' | 'failed';
 
-/** Ids only: secrets and payloads are loaded by the activity and never enter workflow history. */
+/**
+ * The delivery id and its attempt budget (1 + the endpoint's retries, fixed when the delivery was
+ * created). Secrets and payloads are loaded by the activity and never enter workflow history.
+ */
 export interface DeliveryWorkflowInput {
   deliveryId: string;
+  maxAttempts: number;
 }
 
 export interface DeliveryProgress {
@@ -48,8 +51,22 @@ export const nonRetryableDeliveryFailures = {
   deliveryNotFound: 'DeliveryNotFound',
 } as const;
 
-const { loadDeliveryPlan } = proxyLocalActivities<HeraldActivities>({ startToCloseTimeout: '30s' });
 const { finishFailedDelivery } = proxyActivities<HeraldActivities>({ startToCloseTimeout: '1m' });
+
+/** The endpoint's schedule as a Temporal retry policy: failed attempts name their own nextRetryDelay. */
+const attemptActivity = (maximumAttempts: number) =>
+  proxyActivities<HeraldActivities>({
+    // Endpoint timeouts are at most 30 s; the margin covers loading, signing and recording.
+    startToCloseTimeout: '60s',
+    heartbeatTimeout: '10s',
+    retry: {
+      maximumAttempts,
+      // Used only when a retry follows a crash or timeout rather than an attempt's own nextRetryDelay.
+      initialInterval: '1s',
+      backoffCoefficient: 1,
+      nonRetryableErrorTypes: Object.values(nonRetryableDeliveryFailures),
+    },
+  }).attemptDelivery;
 
 /**
  * One delivery: an (event, endpoint) pair. The attempt activity runs under a Temporal retry policy
@@ -57,11 +74,10 @@ const { finishFailedDelivery } = proxyActivities<HeraldActivities>({ startToClos
  * attempt series is one activity in history however many retries it takes.
  */
 export async function deliveryWorkflow(input: DeliveryWorkflowInput): Promise<DeliveryProgress> {
-  const plan = await loadDeliveryPlan(input.deliveryId);
   const progress: DeliveryProgress = {
     status: 'delivering',
-    attempt: plan.attempts,
-    max_attempts: plan.maxAttempts,
+    attempt: 0,
+    max_attempts: input.maxAttempts,
     next_attempt_at: null,
     last_status_code: null,
     last_error: null,
@@ -81,24 +97,10 @@ export async function deliveryWorkflow(input: DeliveryWorkflowInput): Promise<De
     setStatus('retrying');
   });
 
-  if (plan.status === 'delivered' || plan.status === 'failed') return { ...progress, status: plan.status };
   setStatus('delivering');
 
-  const { attemptDelivery } = proxyActivities<HeraldActivities>({
-    // The endpoint's timeout bounds the request; the margin covers loading, signing and recording.
-    startToCloseTimeout: plan.timeoutMs + 30_000,
-    heartbeatTimeout: '10s',
-    retry: {
-      maximumAttempts: plan.maxAttempts,
-      // Used only when a retry comes from a crash or timeout rather than an attempt's own nextRetryDelay.
-      initialInterval: plan.retryDelaysMs[0] ?? 1000,
-      backoffCoefficient: 1,
-      nonRetryableErrorTypes: Object.values(nonRetryableDeliveryFailures),
-    },
-  });
-
   try {
-    const outcome = await attemptDelivery({ deliveryId: input.deliveryId, maxAttempts: plan.maxAttempts, retryDelaysMs: plan.retryDelaysMs });
+    const outcome = await attemptActivity(input.maxAttempts)({ deliveryId: input.deliveryId, maxAttempts: input.maxAttempts });
     Object.assign(progress, { status: 'delivered', attempt: outcome.attempt, next_attempt_at: null, last_status_code: outcome.status_code, last_error: null });
     setStatus('delivered');
   } catch (error) {

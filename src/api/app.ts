@@ -12,6 +12,7 @@ import { eventTypeRoutes } from './routes/event-types.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { eventRoutes } from './routes/events.js';
 import { deliveryRoutes } from './routes/deliveries.js';
+import { operationRoutes } from './routes/operations.js';
 
 export interface ApiDeps {
   config: Config;
@@ -34,6 +35,7 @@ export const routeModules: RouteModule[] = [
   endpointRoutes,
   eventRoutes,
   deliveryRoutes,
+  operationRoutes,
 ];
 
 const readinessSchema = z

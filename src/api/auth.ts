@@ -2,6 +2,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { Config } from '../config.js';
 import type { Sql } from '../db/client.js';
 import { hashApiKey, safeEqual } from '../core/crypto.js';
+import { createRateLimiter } from '../core/rate-limit.js';
 import { HttpError, forbidden, notFound } from './errors.js';
 
 /**
@@ -19,7 +20,7 @@ export interface TenantRow {
   updated_at: Date;
 }
 
-const unauthorized = (message: string) => new HttpError(401, 'unauthorized', message);
+const unauthorizedError = (message: string) => new HttpError(401, 'unauthorized', message);
 
 function bearerToken(request: Request): string | undefined {
   const header = request.headers.authorization;
@@ -27,10 +28,28 @@ function bearerToken(request: Request): string | undefined {
   return match?.[1];
 }
 
-/** Sets `response.locals.principal` from `Authorization: Bearer <key>`; 401 when it is missing, unknown or revoked. */
-export function authenticate(deps: { sql: Sql; config: Pick<Config, 'HERALD_ADMIN_KEY'> }): RequestHandler {
+/**
+ * Sets `response.locals.principal` from `Authorization: Bearer <key>`; 401 when it is missing, unknown or revoked.
+ * Brute force: a client address with HERALD_AUTH_FAILURES_PER_MINUTE failed attempts in the current minute is
+ * answered 429 (rate_limited, Retry-After) for every request until the minute ends, before its key is even looked
+ * at, so a blocked guesser learns nothing. A success does not reset the count (a tenant's own valid key must not
+ * buy more guesses), and other addresses are not affected.
+ */
+export function authenticate(deps: { sql: Sql; config: Pick<Config, 'HERALD_ADMIN_KEY'> & Partial<Pick<Config, 'HERALD_AUTH_FAILURES_PER_MINUTE'>> }): RequestHandler {
   const adminHash = deps.config.HERALD_ADMIN_KEY ? hashApiKey(deps.config.HERALD_ADMIN_KEY) : undefined;
+  const failures = createRateLimiter({ limit: deps.config.HERALD_AUTH_FAILURES_PER_MINUTE ?? 20, windowMs: 60_000 });
   return async (request, response, next) => {
+    const client = request.ip ?? request.socket.remoteAddress ?? 'unknown';
+    const blocked = failures.peek(client);
+    if (!blocked.allowed) {
+      const seconds = Math.max(1, Math.ceil(blocked.retryAfterMs / 1000));
+      response.setHeader('retry-after', String(seconds));
+      throw new HttpError(429, 'rate_limited', `Too many failed authentications from this address; retry in ${seconds} s`, { retry_after_seconds: seconds });
+    }
+    const unauthorized = (message: string) => {
+      failures.take(client);
+      return unauthorizedError(message);
+    };
     response.setHeader('www-authenticate', 'Bearer');
     const token = bearerToken(request);
     if (!token) throw unauthorized('Send an API key as Authorization: Bearer <key>');
@@ -52,7 +71,7 @@ export function authenticate(deps: { sql: Sql; config: Pick<Config, 'HERALD_ADMI
 
 export function principalOf(response: Response): Principal {
   const principal = response.locals.principal as Principal | undefined;
-  if (!principal) throw unauthorized('Send an API key as Authorization: Bearer <key>');
+  if (!principal) throw unauthorizedError('Send an API key as Authorization: Bearer <key>');
   return principal;
 }
 

@@ -41,6 +41,7 @@ const errorDescriptions: Record<number, string> = {
   413: 'The body is larger than HERALD_MAX_BODY_BYTES',
   415: 'The body is not application/json',
   422: 'Validation failed; details name each field',
+  429: 'Too many failed authentications from this address (see Retry-After)',
 };
 
 export interface RouteSpec<S extends RequestSchemas> {
@@ -72,7 +73,7 @@ export function documentRoute<S extends RequestSchemas>(spec: RouteSpec<S>): voi
   const pathParams = [...spec.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((match) => match[1]);
   if (pathParams.length > 0 && !request.params) throw new Error(`${spec.method.toUpperCase()} ${spec.path}: path parameters need a params schema`);
   const errors = new Set(spec.errors ?? []);
-  if (spec.access !== 'public') errors.add(401);
+  if (spec.access !== 'public') [401, 429].forEach((status) => errors.add(status));
   if (spec.access === 'admin') errors.add(403);
   if (request.params || request.query || request.body) errors.add(422);
   if (request.body) [400, 413, 415].forEach((status) => errors.add(status));

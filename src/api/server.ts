@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
 import { connectDatabase } from '../db/client.js';
 import { migrate } from '../db/migrate.js';
@@ -21,6 +21,7 @@ export async function startApi(config: Config): Promise<RunningApi> {
   const temporal = await connectTemporalClient(config);
   const app = createApp({ config, sql, temporal, logger });
   const server = app.listen(config.HERALD_API_PORT, config.HERALD_API_HOST);
+  const drain = drainOnClose(server, config.HERALD_SHUTDOWN_GRACE_MS);
   await once(server, 'listening');
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.HERALD_API_PORT;
@@ -30,12 +31,38 @@ export async function startApi(config: Config): Promise<RunningApi> {
     server,
     url,
     close: async () => {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      logger.info('stopping: draining in-flight requests');
+      await drain();
       await temporal.connection.close();
       await sql.end({ timeout: 5 });
     },
+  };
+}
+
+/**
+ * Returns a close() that stops accepting connections, lets requests in flight finish (their responses say
+ * `Connection: close`, and each keep-alive connection is closed as soon as it is idle), and after `graceMs`
+ * closes whatever is left. Node's own server.close() would keep idle keep-alive connections until they time out.
+ */
+function drainOnClose(server: Server, graceMs: number): () => Promise<void> {
+  const inFlight = new Set<ServerResponse>();
+  let draining = false;
+  const closeIdle = () => setImmediate(() => server.closeIdleConnections());
+  server.prependListener('request', (_request, response: ServerResponse) => {
+    inFlight.add(response);
+    response.on('close', () => {
+      inFlight.delete(response);
+      if (draining) closeIdle();
+    });
+    if (draining) response.setHeader('connection', 'close');
+  });
+  return async () => {
+    draining = true;
+    for (const response of inFlight) if (!response.headersSent) response.setHeader('connection', 'close');
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const force = setTimeout(() => server.closeAllConnections(), graceMs);
+    await closed;
+    clearTimeout(force);
   };
 }

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { runDev } from './dev.js';
 import { registerWebhooksCommands } from './webhooks.js';
+import { registerOperatorCommands } from './operators.js';
 
 const program = new Command('herald').description('Herald: self-hosted webhook delivery').version('0.1.0');
 
@@ -12,5 +13,6 @@ program
   });
 
 registerWebhooksCommands(program);
+registerOperatorCommands(program);
 
 await program.parseAsync(process.argv);

@@ -21,6 +21,7 @@ export interface DeliveryToStart {
   tenant_id: string;
   endpoint_id: string;
   event_type: string;
+  max_attempts: number;
 }
 
 /** Above this many deliveries an event is handed to a fan-out workflow instead of started by the API. */
@@ -34,7 +35,7 @@ export async function startDeliveryWorkflows(deps: DispatchDeps, deliveries: Del
       await deps.temporal.workflow.start(deliveryWorkflow, {
         workflowId: deliveryWorkflowId(delivery.id),
         taskQueue: deps.taskQueue,
-        args: [{ deliveryId: delivery.id }],
+        args: [{ deliveryId: delivery.id, maxAttempts: delivery.max_attempts }],
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         typedSearchAttributes: [
           { key: HeraldTenantId, value: delivery.tenant_id },
@@ -79,7 +80,7 @@ export async function dispatchEvent(deps: DispatchDeps, eventId: string, pending
 /** One batch of an event's undispatched deliveries, in id order after `afterDeliveryId`. */
 export async function dispatchEventBatch(deps: DispatchDeps, eventId: string, afterDeliveryId: string | undefined, limit: number) {
   const batch = await deps.sql<DeliveryToStart[]>`
-    select id, tenant_id, endpoint_id, event_type from deliveries
+    select id, tenant_id, endpoint_id, event_type, max_attempts from deliveries
     where event_id = ${eventId} and id > ${afterDeliveryId ?? ''} and dispatched_at is null
     order by id limit ${limit}`;
   await startDeliveryWorkflows(deps, batch);
@@ -92,7 +93,7 @@ export async function dispatchEventBatch(deps: DispatchDeps, eventId: string, af
  */
 export async function sweepUndispatched(deps: DispatchDeps, graceMs = 10_000, limit = 500): Promise<number> {
   const rows = await deps.sql<DeliveryToStart[]>`
-    select id, tenant_id, endpoint_id, event_type from deliveries
+    select id, tenant_id, endpoint_id, event_type, max_attempts from deliveries
     where dispatched_at is null and created_at < now() - make_interval(secs => ${graceMs / 1000})
     order by created_at limit ${limit}`;
   await startDeliveryWorkflows(deps, rows);

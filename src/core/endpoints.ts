@@ -4,9 +4,9 @@ import type { SecretBox } from './crypto.js';
 import type { EnvelopeKind } from './envelope.js';
 import { allEventTypes, testEventType, unknownEventTypes } from './event-catalog.js';
 import { newId } from './ids.js';
-import { destinationUrlIssue } from './url-policy.js';
+import { destinationUrlIssue, type UrlPolicy } from './url-policy.js';
 import type { RetrySchedule } from './retry-schedule.js';
-import { isKnownProfile, resolveProfile, type SignatureSettings } from './signing.js';
+import { isKnownProfile, resolveProfile, type SignatureProfile, type SignatureSettings } from './signing.js';
 
 /**
  * Endpoints: where a tenant's events go, how they are signed and wrapped, and how hard Herald tries.
@@ -74,8 +74,8 @@ export const reservedHeaderNames = [
 ];
 
 /** The header names the endpoint's signature profile writes (signature, id, timestamp, client id, extras). */
-function signatureHeaderNames(signature: SignatureSettings): string[] {
-  const profile = resolveProfile(signature);
+function signatureHeaderNames(signature: SignatureSettings, extraProfiles?: Record<string, SignatureProfile>): string[] {
+  const profile = resolveProfile(signature, extraProfiles);
   return [profile.idHeader, profile.timestampHeader, profile.clientIdHeader, profile.signature?.header, ...Object.keys(profile.extraHeaders ?? {})].filter(
     (name): name is string => Boolean(name),
   );
@@ -85,10 +85,20 @@ function signatureHeaderNames(signature: SignatureSettings): string[] {
  * Everything about an endpoint's settings that needs the catalog or the configuration: an empty list
  * when the endpoint may be saved. Fields are named like the request's (`body.url`, `body.headers.Host`).
  */
-export async function endpointRuleIssues(sql: Sql, settings: EndpointSettings, options: { allowHttp: boolean }): Promise<RuleIssue[]> {
+export async function endpointRuleIssues(
+  sql: Sql,
+  settings: EndpointSettings,
+  options: {
+    allowHttp: boolean;
+    /** The deployment's own profiles (HERALD_SIGNATURE_PROFILES). */ extraProfiles?: Record<string, SignatureProfile>;
+    /** Checks the URL's host (literal or resolved) against the address policy. */ urlPolicy?: UrlPolicy;
+  },
+): Promise<RuleIssue[]> {
   const issues: RuleIssue[] = [];
   const problem = destinationUrlIssue(settings.url, { allowHttp: options.allowHttp });
   if (problem) issues.push({ field: 'body.url', message: problem, code: 'invalid_url' });
+  const blocked = !problem && options.urlPolicy ? await options.urlPolicy.hostIssue(new URL(settings.url).hostname) : undefined;
+  if (blocked) issues.push({ field: 'body.url', message: blocked, code: 'blocked_address' });
 
   settings.event_types.forEach((name, index) => {
     if (name === testEventType) {
@@ -101,11 +111,11 @@ export async function endpointRuleIssues(sql: Sql, settings: EndpointSettings, o
   });
 
   let profileHeaders: string[] = [];
-  if (!isKnownProfile(settings.signature.profile)) {
+  if (!isKnownProfile(settings.signature.profile, options.extraProfiles)) {
     issues.push({ field: 'body.signature.profile', message: `unknown signature profile "${settings.signature.profile}"`, code: 'unknown_profile' });
   } else {
     try {
-      profileHeaders = signatureHeaderNames(settings.signature);
+      profileHeaders = signatureHeaderNames(settings.signature, options.extraProfiles);
     } catch (error) {
       issues.push({ field: 'body.signature.headers', message: (error as Error).message, code: 'invalid_signature_settings' });
     }

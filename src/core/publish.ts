@@ -110,7 +110,7 @@ async function storeEvent(sql: Sql, input: PublishInput, requestHash: string): P
     }
     const pending = rows
       .filter((row) => row.active)
-      .map((row) => ({ id: row.id, tenant_id: input.tenantId, endpoint_id: row.endpoint_id, event_type: input.eventType }));
+      .map((row) => ({ id: row.id, tenant_id: input.tenantId, endpoint_id: row.endpoint_id, event_type: input.eventType, max_attempts: row.max_attempts }));
     return {
       result: {
         event_id: eventId,

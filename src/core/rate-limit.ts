@@ -5,6 +5,8 @@
 export interface RateLimiter {
   /** Counts one hit for `key`; `allowed` is false once the window's limit is used up. */
   take(key: string, now?: number): { allowed: boolean; retryAfterMs: number };
+  /** Whether a take() now would be allowed, without counting one. */
+  peek(key: string, now?: number): { allowed: boolean; retryAfterMs: number };
   /** Forgets `key` (e.g. after a successful login). */
   reset(key: string): void;
 }
@@ -27,6 +29,11 @@ export function createRateLimiter(options: { limit: number; windowMs: number; ma
       window.count++;
       const allowed = window.count <= options.limit;
       return { allowed, retryAfterMs: allowed ? 0 : options.windowMs - (now - window.startedAt) };
+    },
+    peek(key, now = Date.now()) {
+      const window = windows.get(key);
+      if (!window || now - window.startedAt >= options.windowMs || window.count < options.limit) return { allowed: true, retryAfterMs: 0 };
+      return { allowed: false, retryAfterMs: options.windowMs - (now - window.startedAt) };
     },
     reset(key) {
       windows.delete(key);

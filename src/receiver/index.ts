@@ -7,7 +7,7 @@ import type { HeraldEnvelope } from '../core/envelope.js';
 import { resolveProfile, verifySignature, withHeaderNames, WebhookSignatureError, type HeaderNameOverrides, type SignatureProfile } from '../core/signing.js';
 
 export { WebhookSignatureError } from '../core/signing.js';
-export type { HeraldEnvelope } from '../core/envelope.js';
+export type { CompactEnvelope, EventEnvelope, HeraldEnvelope } from '../core/envelope.js';
 export type { SignatureProfile } from '../core/signing.js';
 
 export interface VerifyOptions {

@@ -20,13 +20,23 @@ await ensureSearchAttributes(temporal, config.TEMPORAL_NAMESPACE).catch((error) 
 const { worker, connection } = await createHeraldWorker({ config, sql, temporal, logger });
 const stopSweeper = startSweeper({ sql, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger });
 logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
-// SIGTERM: Worker.shutdown() stops polling and lets in-flight tasks finish within shutdownGraceTime.
+const running = worker.run();
+let finished: Promise<void> | undefined;
+/** Once the worker has stopped (drained, or failed): stop the sweeper and disconnect, once. */
+const finish = () =>
+  (finished ??= running.finally(async () => {
+    await stopSweeper();
+    await connection.close();
+    await temporal.connection.close();
+    await sql.end({ timeout: 5 });
+  }));
+// SIGTERM/SIGINT: stop polling; attempts in flight finish within HERALD_SHUTDOWN_GRACE_MS, then are cancelled
+// (recorded as interrupted, retried by another worker); the process exits once all of them are reported.
 onShutdownSignal(async () => {
-  worker.shutdown();
+  logger.info({ graceMs: config.HERALD_SHUTDOWN_GRACE_MS }, 'stopping: finishing in-flight tasks');
+  if (worker.getState() === 'RUNNING') worker.shutdown();
+  await finish();
+  logger.info('worker stopped');
 });
-await worker.run();
-await stopSweeper();
-await connection.close();
-await temporal.connection.close();
-await sql.end({ timeout: 5 });
+await finish();
 process.exit(0);

@@ -51,7 +51,10 @@ export async function createHeraldWorker(deps: WorkerDeps): Promise<{ worker: Wo
     activities: createActivities({ sql: deps.sql, config: deps.config, temporal: deps.temporal, logger: deps.logger, healthReportsPerRun: deps.healthReportsPerRun }),
     maxConcurrentActivityTaskExecutions: deps.config.HERALD_WORKER_MAX_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: deps.config.HERALD_WORKER_MAX_WORKFLOW_TASKS,
-    shutdownGraceTime: '20s',
+    // Attempts in flight at shutdown run to their end (endpoint timeouts are at most 30 s); past the grace time
+    // they are cancelled, recorded as `interrupted` and retried elsewhere. The force time bounds a stuck shutdown.
+    shutdownGraceTime: deps.config.HERALD_SHUTDOWN_GRACE_MS,
+    shutdownForceTime: deps.config.HERALD_SHUTDOWN_GRACE_MS + 15_000,
   });
   return { worker, connection, ownsConnection };
 }

@@ -1,4 +1,5 @@
-import type { ApiAnswer, ApiCall } from './api.js';
+import { apiClient, createEventType, createTenant, type ApiAnswer, type ApiCall } from './api.js';
+import { startTestStack, type TestStack } from './stack.js';
 
 export interface TenantFixture {
   id: string;
@@ -40,4 +41,13 @@ export async function waitForDeliveryStatus(call: ApiCall, tenant: TenantFixture
     timeoutMs,
     `delivery ${deliveryId} in ${statuses.join('|')}`,
   );
+}
+
+/** A test stack with one tenant and the event type v1.case.completed: where most delivery tests start. */
+export async function startDeliveryStack(options: Parameters<typeof startTestStack>[0] = {}): Promise<{ stack: TestStack; call: ApiCall; tenant: TenantFixture }> {
+  const stack = await startTestStack(options);
+  const call = apiClient(stack);
+  const tenant = await createTenant(call);
+  await createEventType(call, 'v1.case.completed');
+  return { stack, call, tenant };
 }

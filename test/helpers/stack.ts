@@ -10,6 +10,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { connectDatabase, type Sql } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createLogger, type Logger } from '../../src/logger.js';
+import type { DestinationStream } from 'pino';
 import { createApp } from '../../src/api/app.js';
 import { createHeraldWorker } from '../../src/worker/worker.js';
 
@@ -80,11 +81,19 @@ export interface TestStack {
  * The whole Herald in this test process: a fresh database, a client and a worker on the shared Temporal
  * server with a task queue of its own, and the API on a free port.
  */
-export async function startTestStack(options: { worker?: boolean; config?: Partial<Record<keyof Config, string>>; healthReportsPerRun?: number } = {}): Promise<TestStack> {
+export async function startTestStack(
+  options: {
+    worker?: boolean;
+    config?: Partial<Record<keyof Config, string>>;
+    healthReportsPerRun?: number;
+    /** Where the API's and worker's pino logs go (with a HERALD_LOG_LEVEL in `config`); stdout by default. */
+    logDestination?: DestinationStream;
+  } = {},
+): Promise<TestStack> {
   quietTemporalRuntime();
   const database = await createTestDatabase();
   const config = testConfig({ DATABASE_URL: database.url, ...options.config });
-  const logger = createLogger(config.HERALD_LOG_LEVEL, 'herald-test');
+  const logger = createLogger(config.HERALD_LOG_LEVEL, 'herald-test', options.logDestination);
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const app = createApp({ config, sql: database.sql, temporal, logger });
@@ -136,10 +145,24 @@ export async function startTestStack(options: { worker?: boolean; config?: Parti
 
 /** A real worker process on the stack's database and task queue, as production runs it (for kill -9 tests). */
 export function spawnWorkerProcess(stack: TestStack): import('node:child_process').ChildProcess {
+  return spawnHeraldProcess(stack, 'src/worker/main.ts');
+}
+
+/**
+ * A Herald entry point (src/worker/main.ts, src/api/main.ts) as its own process, configured from the
+ * stack's config (lists joined with commas, objects as JSON) with `env` on top; output inherited unless
+ * `stdio` says otherwise.
+ */
+export function spawnHeraldProcess(
+  stack: Pick<TestStack, 'config'>,
+  entry: string,
+  options: { env?: Partial<Record<keyof Config, string>>; stdio?: import('node:child_process').StdioOptions } = {},
+): import('node:child_process').ChildProcess {
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, HERALD_LOG_LEVEL: 'warn' };
   for (const [name, value] of Object.entries(stack.config)) {
-    if (value === undefined || typeof value === 'object') continue;
-    env[name] = String(value);
+    if (value === undefined) continue;
+    env[name] = Array.isArray(value) ? value.join(',') : typeof value === 'object' ? JSON.stringify(value) : String(value);
   }
-  return spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  Object.assign(env, options.env);
+  return spawn(process.execPath, ['--import', 'tsx', entry], { env, stdio: options.stdio ?? ['ignore', 'inherit', 'inherit'] });
 }

@@ -40,7 +40,7 @@ export const attemptSchema = z
     duration_ms: z.number().int(),
     status_code: z.number().int().nullable(),
     success: z.boolean(),
-    error_class: z.string().nullable().openapi({ description: 'timeout, connection_refused, connection_reset, dns, tls, http_status, network or interrupted' }),
+    error_class: z.string().nullable().openapi({ description: 'timeout, connection_refused, connection_reset, dns, tls, http_status, network, blocked (URL policy) or interrupted' }),
     error_message: z.string().nullable(),
     response_headers: z.record(z.string(), z.string()).nullable(),
     response_body: z.string().nullable().openapi({ description: 'The first 4 KiB of the response' }),

@@ -23,6 +23,7 @@ import { notFound } from '../errors.js';
 import { defineRoute, withOpenApi, z } from '../openapi.js';
 import { pageSchema, paginationQuerySchema, rowsToFetch, toPage } from '../pagination.js';
 import { invalid } from '../validation.js';
+import { urlPolicyFromConfig } from '../../core/url-policy.js';
 import { tenantIdParams } from './tenants.js';
 import { endpointStats, healthSummaries, signalEndpointToggled, signalHealthSettingsChanged } from '../../core/endpoint-health.js';
 import { publishEvent } from '../../core/publish.js';
@@ -60,7 +61,7 @@ const fields = {
     .refine((headers) => Object.keys(headers).length <= 50, 'at most 50 custom headers')
     .openapi({ description: "Custom headers sent with every delivery (values encrypted at rest, masked in answers); Herald's own headers cannot be overridden", example: { Authorization: 'Bearer receiver-token' } }),
   signature: withOpenApi(signatureSettingsSchema, 'SignatureSettings', { description: 'How deliveries are signed: a profile (default standard-webhooks) and optional header names, user agent and client id' }),
-  envelope: withOpenApi(envelopeKindSchema, 'Envelope', { description: 'herald: {event_id, delivery_id, event_type, …, data}; compact: {id, type, created, data}; bare: data only' }),
+  envelope: withOpenApi(envelopeKindSchema, 'Envelope', { description: 'herald: {event_id, delivery_id, event_type, …, data}; compact: {id: delivery id, type, created, data}; event: {id: event id, type, created_at, data}; bare: data only. compact and event send type without its vN. prefix' }),
   retry_schedule: withOpenApi(retryScheduleSchema, 'RetrySchedule', { description: 'Delays between attempts (["1s","10s","60s"]) or {exponential: {initial, factor, retries, max}}; [] means one attempt' }),
   timeout: boundedDuration('How long one attempt may take (at most 30s)', 1, maxTimeoutMs),
   disable_after_failures: z.number().int().min(1).max(1000).openapi({ description: 'Consecutive failed attempts, across deliveries, that disable the endpoint' }),
@@ -228,8 +229,9 @@ export function endpointRoutes(deps: ApiDeps): express.Router {
   const tags = ['Endpoints'];
   const base = '/v1/tenants/:tenant_id/endpoints';
 
+  const urlPolicy = urlPolicyFromConfig(config);
   const checkRules = async (settings: EndpointSettings) => {
-    const issues = await endpointRuleIssues(sql, settings, { allowHttp: config.HERALD_ALLOW_HTTP });
+    const issues = await endpointRuleIssues(sql, settings, { allowHttp: config.HERALD_ALLOW_HTTP, extraProfiles: config.HERALD_SIGNATURE_PROFILES, urlPolicy });
     if (issues.length > 0) throw invalid(issues);
   };
   const found = async (tenantId: string, endpointId: string) => (await getEndpoint(sql, box, tenantId, endpointId)) ?? Promise.reject(notFound('Endpoint'));
