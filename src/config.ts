@@ -83,6 +83,7 @@ export const configSchema = z.object({
   HERALD_DEV_TEMPORAL_UI_PORT: port.default(8233),
   HERALD_WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).max(10000).default(200),
   HERALD_WORKER_MAX_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(10000).default(100),
+  HERALD_WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100000).default(500),
 });
 
 export type Config = z.infer<typeof configSchema>;

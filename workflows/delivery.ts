@@ -97,7 +97,7 @@ export async function deliveryWorkflow(input: DeliveryWorkflowInput): Promise<De
     setStatus('retrying');
   });
 
-  setStatus('delivering');
+  // The starter sets HeraldDeliveryStatus to delivering: no upsert (one visibility write) needed here.
 
   try {
     const outcome = await attemptActivity(input.maxAttempts)({ deliveryId: input.deliveryId, maxAttempts: input.maxAttempts });

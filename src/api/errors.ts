@@ -78,6 +78,8 @@ export function toHttpError(error: unknown): HttpError {
   if (bodyError?.type === 'entity.too.large') return new HttpError(413, 'payload_too_large', `The request body exceeds ${bodyError.limit} bytes`, { limit: bodyError.limit });
   if (bodyError?.type === 'encoding.unsupported' || bodyError?.type === 'charset.unsupported') return new HttpError(415, 'unsupported_media_type', 'Unsupported body encoding');
   if (bodyError?.status === 400 || bodyError?.type === 'request.aborted' || bodyError?.type === 'request.size.invalid') return new HttpError(400, 'bad_request', 'The request body could not be read');
+  // Text PostgreSQL cannot store (a NUL character) that reached a query before validation saw it.
+  if (['22021', '22P05'].includes((error as { code?: string })?.code ?? '')) return new HttpError(422, 'validation_failed', 'The request contains characters that cannot be stored (NUL)');
   if (isDependencyUnavailable(error)) return new HttpError(503, 'unavailable', 'A dependency of Herald is unavailable; retry shortly');
   return new HttpError(500, 'internal', 'Internal error');
 }

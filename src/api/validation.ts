@@ -61,6 +61,7 @@ export function validateRequest<S extends RequestSchemas>(request: Request, sche
     issues.push(...fieldIssues(result.error, location));
     return undefined;
   };
+  issues.push(...unstorableStrings(request.params, 'path'), ...unstorableStrings(request.query, 'query'), ...unstorableStrings(request.body, 'body'));
   const parsed = {
     params: parse(schemas.params, request.params, 'path'),
     query: parse(schemas.query, request.query, 'query'),
@@ -69,6 +70,27 @@ export function validateRequest<S extends RequestSchemas>(request: Request, sche
   };
   if (issues.length > 0) throw invalid(issues);
   return parsed as ValidatedRequest<S>;
+}
+
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Strings PostgreSQL cannot store, in text or in jsonb: the NUL character and lone UTF-16 surrogates.
+ * Refused here, naming the field (at most 10), rather than failing as a database error further down.
+ */
+function unstorableStrings(root: unknown, location: Location): FieldIssue[] {
+  const bad = (text: string) => text.includes('\u0000') || loneSurrogate.test(text);
+  const found: FieldIssue[] = [];
+  const pending: [unknown, string[]][] = [[root, [location]]];
+  while (pending.length > 0 && found.length < 10) {
+    const [value, at] = pending.pop()!;
+    if (typeof value === 'string') {
+      if (bad(value)) found.push({ field: at.join('.'), message: 'must not contain the NUL character or unpaired surrogates', code: 'invalid_string' });
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) pending.push([bad(key) ? key : item, [...at, key]]);
+    }
+  }
+  return found;
 }
 
 export type ValidatedHandler<S extends RequestSchemas> = (input: ValidatedRequest<S>, request: Request, response: Response) => unknown;

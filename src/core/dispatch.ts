@@ -41,7 +41,8 @@ export async function startDeliveryWorkflows(deps: DispatchDeps, deliveries: Del
           { key: HeraldTenantId, value: delivery.tenant_id },
           { key: HeraldEndpointId, value: delivery.endpoint_id },
           { key: HeraldEventType, value: delivery.event_type },
-          { key: HeraldDeliveryStatus, value: 'pending' },
+          // The workflow starts delivering at once; starting it in that state saves an upsert per delivery.
+          { key: HeraldDeliveryStatus, value: 'delivering' },
         ],
       });
     } catch (error) {

@@ -63,13 +63,16 @@ export async function startLocalPostgres(options: { dataDir: string; port?: numb
   if (existsSync(path.join(dataDir, 'postmaster.pid'))) {
     await runAsOwner(path.join(bin, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', '-w', 'stop']).catch(() => {});
   }
+  // synchronous_commit stays on: a commit Herald was told about must survive the server crashing (the
+  // chaos run stops it with -m immediate); with it off, a delivery recorded as delivered could roll back
+  // after its workflow had completed, and stay `pending` for good.
   const settings = [
     `-p ${port}`,
     `-c listen_addresses=127.0.0.1`,
     `-c unix_socket_directories=${dataDir}`,
     `-c max_connections=300`,
     `-c shared_buffers=256MB`,
-    `-c synchronous_commit=off`,
+    `-c synchronous_commit=on`,
     `-c fsync=on`,
   ].join(' ');
   await runAsOwner(path.join(bin, 'pg_ctl'), ['-D', dataDir, '-l', path.join(dataDir, 'postgres.log'), '-o', settings, '-w', '-t', '60', 'start']);

@@ -51,6 +51,8 @@ export async function createHeraldWorker(deps: WorkerDeps): Promise<{ worker: Wo
     activities: createActivities({ sql: deps.sql, config: deps.config, temporal: deps.temporal, logger: deps.logger, healthReportsPerRun: deps.healthReportsPerRun }),
     maxConcurrentActivityTaskExecutions: deps.config.HERALD_WORKER_MAX_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: deps.config.HERALD_WORKER_MAX_WORKFLOW_TASKS,
+    // Deliveries parked in retry need no cached state: an evicted one replays its short history when its next task comes.
+    maxCachedWorkflows: deps.config.HERALD_WORKER_MAX_CACHED_WORKFLOWS,
     // Attempts in flight at shutdown run to their end (endpoint timeouts are at most 30 s); past the grace time
     // they are cancelled, recorded as `interrupted` and retried elsewhere. The force time bounds a stuck shutdown.
     shutdownGraceTime: deps.config.HERALD_SHUTDOWN_GRACE_MS,

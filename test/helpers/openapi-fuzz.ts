@@ -28,7 +28,7 @@ const huge = fc.integer({ min: 1000, max: 300_000 }).map((length) => 'x'.repeat(
 /** Long, but within Node's 16 KB header limit, so the request reaches Herald rather than Node's parser. */
 const long = fc.integer({ min: 200, max: 600 }).map((length) => 'é'.repeat(length));
 const unicode = fc.string({ unit: 'grapheme', maxLength: 40 });
-const nasty = fc.constantFrom('', ' ', '\u0000', '%00', '../..', '%2e%2e%2f', '\u202e', '😀'.repeat(50), 'null', '-1', '1e309', 'NaN', '<script>', "' or 1=1 --", '\\', '{}', '[]');
+const nasty = fc.constantFrom('', ' ', '\u0000', '%00', '../..', '%2e%2e%2f', '\u202e', '😀'.repeat(50), 'null', '-1', '1e309', 'NaN', '<script>', "' or 1=1 --", '\\', '{}', '[]', '\ud800', 'a\udc00b');
 const paramString = fc.oneof(fc.string({ maxLength: 30 }), unicode, nasty, long);
 const anyString = fc.oneof({ weight: 3, arbitrary: fc.string({ maxLength: 30 }) }, unicode, nasty, { weight: 1, arbitrary: huge });
 /** Anything JSON, with big and odd numbers too. */
@@ -47,6 +47,15 @@ const destinationUrls = fc.constantFrom(
   'https://receiver.invalid:99999/',
   'not a url',
 );
+
+/** Percent-encoded; a lone surrogate (which encodeURIComponent refuses) as the bytes a careless client would send. */
+function encodePathValue(value: string): string {
+  try {
+    return encodeURIComponent(value);
+  } catch {
+    return encodeURIComponent(value.replace(/[\uD800-\uDFFF]/g, 'x')) + '%ED%A0%80';
+  }
+}
 
 /** fc.oneof over the entries whose weight is not 0. */
 function weighted<T>(entries: [number, fc.Arbitrary<T>][]): fc.Arbitrary<T> {
@@ -163,7 +172,7 @@ export function createFuzzer(document: OpenApiDocument, context: FuzzContext) {
       .map(({ pathValues, queryValues, extraQuery, authorization, contentType: type, idempotencyKey, body: payload }) => {
         let url = path;
         pathParameters.forEach((parameter, index) => {
-          url = url.replace(`{${parameter.name}}`, encodeURIComponent(pathValues[index] ?? ''));
+          url = url.replace(`{${parameter.name}}`, encodePathValue(pathValues[index] ?? ''));
         });
         const query = new URLSearchParams();
         queryParameters.forEach((parameter, index) => {

@@ -13,7 +13,8 @@ import { deliverySchema, deliveryView } from './deliveries.js';
 const publishBody = z
   .object({
     event_type: z.string().min(1).max(128).openapi({ example: 'v1.case.completed' }),
-    data: z.unknown().refine((value) => value !== undefined, 'is required').openapi({ type: 'object', example: { case_status: 'completed' } }),
+    // JSON null is no event, and the events table has no room for it (data is not null).
+    data: z.unknown().refine((value) => value !== undefined && value !== null, 'is required and must not be null').openapi({ type: 'object', example: { case_status: 'completed' } }),
     trace_id: z.string().min(1).max(128).optional().openapi({ description: 'Correlates dashboard logs with receiver logs; generated (trc_…) when absent' }),
   })
   .strict()
