@@ -7,6 +7,7 @@ import { sendSignedRequest } from '../src/core/signed-request.js';
 import { publishEvent } from '../src/core/publish.js';
 import { dispatchEventBatch } from '../src/core/dispatch.js';
 import { reportAttemptToHealth } from './health.js';
+import { isDependencyUnavailable } from '../src/api/errors.js';
 import { attemptFailedSignal, deliveryWorkflowId, nonRetryableDeliveryFailures, type DeliveryStatus } from '../workflows/delivery.js';
 
 export interface AttemptOutcome {
@@ -16,6 +17,31 @@ export interface AttemptOutcome {
 
 const heartbeatEveryMs = 2000;
 const statusesWithRetryAfter = new Set([429, 503]);
+
+/** How long an attempt waits for PostgreSQL to come back before it fails (and uses up one attempt). */
+const databasePatienceMs = 40_000;
+
+/**
+ * Runs one database step of an attempt; while PostgreSQL is unreachable it waits and heartbeats instead of
+ * failing, because every failure is an attempt to Temporal: a short outage would otherwise use up a
+ * delivery's whole schedule (retried every second) without the receiver ever being called.
+ */
+async function whileDatabaseDown<T>(context: Context, step: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + databasePatienceMs;
+  const heartbeat = setInterval(() => context.heartbeat(), heartbeatEveryMs);
+  try {
+    for (;;) {
+      try {
+        return await step();
+      } catch (error) {
+        if (!isDependencyUnavailable(error) || Date.now() > deadline) throw error;
+        await context.sleep(1000);
+      }
+    }
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
 
 export function createDeliveryActivities(deps: ActivityDeps) {
   const { sql, config } = deps;
@@ -29,13 +55,13 @@ export function createDeliveryActivities(deps: ActivityDeps) {
     async attemptDelivery(input: { deliveryId: string; maxAttempts: number }): Promise<AttemptOutcome> {
       const context = Context.current();
       const attempt = context.info.attempt;
-      const [delivery] = await sql<
+      const [delivery] = await whileDatabaseDown(context, () => sql<
         { id: string; tenant_id: string; endpoint_id: string; attempts: number; status: DeliveryStatus; last_status_code: number | null; event_id: string; event_type: string; schema_version: string; trace_id: string; created_at: Date; data: unknown }[]
       >`
         update deliveries d set status = 'delivering', next_attempt_at = null, updated_at = now()
         from events e
         where d.id = ${input.deliveryId} and e.id = d.event_id and d.status not in ('delivered', 'failed')
-        returning d.id, d.tenant_id, d.endpoint_id, d.attempts, d.status, d.last_status_code, e.id as event_id, e.event_type, e.schema_version, e.trace_id, e.created_at, e.data`;
+        returning d.id, d.tenant_id, d.endpoint_id, d.attempts, d.status, d.last_status_code, e.id as event_id, e.event_type, e.schema_version, e.trace_id, e.created_at, e.data`);
       if (!delivery) {
         const [done] = await sql<{ status: DeliveryStatus; attempts: number; last_status_code: number | null }[]>`select status, attempts, last_status_code from deliveries where id = ${input.deliveryId}`;
         if (done?.status === 'delivered') return { attempt: done.attempts, status_code: done.last_status_code };
@@ -83,7 +109,7 @@ export function createDeliveryActivities(deps: ActivityDeps) {
       const nextAttemptAt = delayMs === undefined ? null : new Date(Date.now() + delayMs);
       const status: DeliveryStatus = result.ok ? 'delivered' : nextAttemptAt ? 'retrying' : 'delivering';
 
-      const [recorded] = await sql<{ health_attention: boolean }[]>`
+      const [recorded] = await whileDatabaseDown(context, () => sql<{ health_attention: boolean }[]>`
         with recorded as (
           insert into attempts (delivery_id, tenant_id, endpoint_id, attempt, started_at, duration_ms, status_code, success, error_class, error_message, response_headers, response_body)
           values (${delivery.id}, ${delivery.tenant_id}, ${delivery.endpoint_id}, ${attempt}, ${startedAt}, ${result.durationMs}, ${result.statusCode}, ${result.ok},
@@ -97,7 +123,7 @@ export function createDeliveryActivities(deps: ActivityDeps) {
           status = ${status}, attempts = greatest(attempts, ${attempt}), last_status_code = ${result.statusCode}, last_error = ${result.errorMessage},
           next_attempt_at = ${nextAttemptAt}, updated_at = now(), completed_at = ${result.ok ? sql`now()` : null}
         where id = ${delivery.id}
-        returning (select health_attention from endpoints where id = ${delivery.endpoint_id}) as health_attention`;
+        returning (select health_attention from endpoints where id = ${delivery.endpoint_id}) as health_attention`);
 
       // A success while the endpoint has no failure streak changes nothing in its health workflow, so
       // it is not reported: healthy endpoints cost their health workflow nothing.

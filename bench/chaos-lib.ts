@@ -259,14 +259,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       await waitForProgress(name);
     };
 
-    // Clients publish throughout the faults, paced so the last events leave after the API's restart.
-    const paceMs = (4 * options.gapMs) / eventCount;
-    const publishing = runPool(eventCount, options.publishConcurrency, async (index) => {
-      const due = chaosStarted + index * paceMs;
-      if (due > Date.now()) await sleep(due - Date.now());
-      await publishOne(index);
-      published++;
-    });
+    // Clients publish throughout: half the events before the API is killed, half while it is killed and restarted.
+    const firstHalf = Math.ceil(eventCount / 2);
+    const publishPaced = (from: number, count: number, windowMs: number) => {
+      const startedAt = Date.now();
+      return runPool(count, options.publishConcurrency, async (offset) => {
+        const due = startedAt + (offset * windowMs) / count;
+        if (due > Date.now()) await sleep(due - Date.now());
+        await publishOne(from + offset);
+        published++;
+      });
+    };
+    const publishing = [publishPaced(0, firstHalf, 2 * options.gapMs)];
     // A prober reads during outages too: a dependency down must be a 503, never a 500 or a hang.
     let probing = true;
     const probe = (async () => {
@@ -279,12 +283,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await sleep(options.gapMs);
     await fault('kill -9 worker', stack.worker, 1000, false);
     await sleep(options.gapMs);
+    publishing.push(publishPaced(firstHalf, eventCount - firstHalf, 2 * options.gapMs));
+    await sleep(Math.min(1000, options.gapMs / 4));
     await fault('kill -9 API (while publishing)', stack.api, 1000, false);
     await sleep(options.gapMs);
     await fault('kill -9 Temporal dev server', stack.temporal, options.downMs, true);
     await sleep(options.gapMs);
     await fault('pg_ctl stop -m immediate', stack.postgres, options.downMs, true);
-    await publishing;
+    await Promise.all(publishing);
     const chaosSeconds = (Date.now() - chaosStarted) / 1000;
     log(`faults done in ${chaosSeconds.toFixed(1)} s; ${accepted.size}/${eventCount} events accepted; settling`);
 
@@ -349,27 +355,31 @@ async function verify(sql: BenchStack['sql'], tenantId: string, acceptedEventIds
   for (const receipt of receipts) if (receipt.answer === 200) answered2xx.set(receipt.deliveryId, (answered2xx.get(receipt.deliveryId) ?? 0) + 1);
 
   const lost: string[] = [];
+  let lostCount = 0;
+  const lose = (what: string, count = 1) => {
+    lostCount += count;
+    lost.push(what);
+  };
   let delivered = 0;
   let failed = 0;
   let failedEarly = 0;
   let stuck = 0;
   for (const eventId of acceptedEventIds) {
     const rows = byEvent.get(eventId) ?? [];
-    if (rows.length !== endpointCount) lost.push(`${eventId}: ${rows.length} of ${endpointCount} deliveries stored`);
-    for (let missing = rows.length; missing < endpointCount; missing++) lost.push(`${eventId}: delivery missing`);
+    if (rows.length < endpointCount) lose(`${eventId}: ${rows.length} of ${endpointCount} deliveries stored`, endpointCount - rows.length);
     for (const row of rows) {
       if (row.status === 'delivered') {
         delivered++;
-        if (!answered2xx.has(row.id)) lost.push(`${row.id}: delivered, but no 2xx receipt`);
+        if (!answered2xx.has(row.id)) lose(`${row.id}: delivered, but no 2xx receipt`);
       } else if (row.status === 'failed') {
         failed++;
         if (row.failure_reason !== 'retries_exhausted' || row.recorded < row.max_attempts) {
           failedEarly++;
-          lost.push(`${row.id}: failed (${row.failure_reason}) after ${row.recorded} of ${row.max_attempts} attempts`);
+          lose(`${row.id}: failed (${row.failure_reason}) after ${row.recorded} of ${row.max_attempts} attempts`);
         }
       } else {
         stuck++;
-        lost.push(`${row.id}: stuck in ${row.status}`);
+        lose(`${row.id}: stuck in ${row.status}`);
       }
     }
   }
@@ -384,7 +394,7 @@ async function verify(sql: BenchStack['sql'], tenantId: string, acceptedEventIds
     delivered,
     failed,
     duplicates: [...answered2xx.values()].reduce((sum, count) => sum + count - 1, 0),
-    lost: lost.filter((line) => !line.includes('deliveries stored')).length,
+    lost: lostCount,
     lost_examples: lost.slice(0, 10),
     failed_early: failedEarly,
     stuck,

@@ -50,7 +50,7 @@ export function validationError(error: ZodError, location: 'body' | 'query' | 'p
 }
 
 /** Postgres and Temporal being down is not Herald's bug: the client may retry (503). */
-function isDependencyUnavailable(error: unknown): boolean {
+export function isDependencyUnavailable(error: unknown): boolean {
   const err = error as { code?: string; name?: string; message?: string };
   if (!err || typeof err !== 'object') return false;
   if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', '57P01', '57P03', '53300', '08006', '08001'].includes(err.code ?? '')) return true;
