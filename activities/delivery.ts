@@ -2,7 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ActivityDeps } from './index.js';
 import { loadEndpointForDelivery } from '../src/core/endpoints.js';
 import type { HttpAttemptResult } from '../src/core/http-delivery.js';
-import { nextRetryDelayMs, parseRetryAfter, retryDelaysMs, type RetrySchedule } from '../src/core/retry-schedule.js';
+import { nextRetryDelayMs, parseRetryAfter, retryDelaysMs } from '../src/core/retry-schedule.js';
 import { sendSignedRequest } from '../src/core/signed-request.js';
 import { publishEvent } from '../src/core/publish.js';
 import { dispatchEventBatch } from '../src/core/dispatch.js';

@@ -103,7 +103,9 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     uiUrl = `http://127.0.0.1:${uiPort}`;
   }
   for (const key of heraldSearchAttributes) args.push('--search-attribute', `${key.name}=Keyword`);
-  for (const [name, value] of Object.entries(devServerDynamicConfig)) args.push('--dynamic-config-value', `${name}=${JSON.stringify(value)}`);
+  // HERALD_DEV_TEMPORAL_DYNAMIC_CONFIG (JSON object) adds or overrides settings, e.g. for benchmark comparisons.
+  const overrides = JSON.parse(process.env.HERALD_DEV_TEMPORAL_DYNAMIC_CONFIG || '{}') as Record<string, unknown>;
+  for (const [name, value] of Object.entries({ ...devServerDynamicConfig, ...overrides })) args.push('--dynamic-config-value', `${name}=${JSON.stringify(value)}`);
 
   const child = spawnLogged(options.cli, args, { label: 'temporal', quiet: options.quiet });
   const address = `127.0.0.1:${port}`;
