@@ -35,6 +35,7 @@ export interface StackProcess {
 /** The whole stack as separate processes, so the CPU each one burns can be read from /proc. */
 export interface BenchStack {
   apiUrl: string;
+  temporalAddress: string;
   adminKey: string;
   sql: Sql;
   encryptionKey: string;
@@ -141,6 +142,7 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
   };
   return {
     apiUrl,
+    temporalAddress: temporal.address,
     adminKey,
     sql,
     encryptionKey: env.HERALD_ENCRYPTION_KEY!,

@@ -13,6 +13,8 @@ import { buildEnvelope } from '../src/core/envelope.js';
 import { newId } from '../src/core/ids.js';
 import { builtInProfiles, signatureHeaders } from '../src/core/signing.js';
 import { repositoryRoot } from '../src/stack/temporal.js';
+import { Client, Connection } from '@temporalio/client';
+import { attemptFailedHealthSignal, endpointHealthWorkflow, endpointHealthWorkflowId, healthQuery } from '../workflows/health.js';
 import { apiCaller, cpuSeconds, percentile, runPool, startBenchReceiver, startBenchStack, waitUntil, type BenchStack } from './lib.js';
 
 const { values: args } = parseArgs({
@@ -21,16 +23,18 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     concurrency: { type: 'string', default: '32' },
     'publish-concurrency': { type: 'string', default: '16' },
+    /** Where the benchmark's PostgreSQL cluster and Temporal file live (default .herald/bench). */
+    home: { type: 'string' },
   },
 });
 
 const quick = args.quick!;
 const sizes = quick
-  ? { floor: 2000, throughputEndpoints: 10, throughputEvents: 100, latencyRate: 20, latencySeconds: 5, fanout: 500, retryParked: 500, healthyEvents: 100 }
-  : { floor: 20000, throughputEndpoints: 100, throughputEvents: 200, latencyRate: 200, latencySeconds: 60, fanout: 10000, retryParked: 10000, healthyEvents: 1000 };
+  ? { floor: 2000, throughputEndpoints: 10, throughputEvents: 30, latencyRate: 20, latencySeconds: 5, fanout: 200, retryParked: 200, healthyEvents: 50, healthSignals: 200 }
+  : { floor: 20000, throughputEndpoints: 100, throughputEvents: 200, latencyRate: 200, latencySeconds: 60, fanout: 10000, retryParked: 10000, healthyEvents: 1000, healthSignals: 5000 };
 const concurrency = Number(args.concurrency);
 const publishConcurrency = Number(args['publish-concurrency']);
-const wanted = args.scenario === 'all' ? ['floor', 'throughput', 'latency', 'fanout', 'retry'] : args.scenario!.split(',');
+const wanted = args.scenario === 'all' ? ['floor', 'throughput', 'latency', 'fanout', 'retry', 'health'] : args.scenario!.split(',');
 
 interface ScenarioResult {
   scenario: string;
@@ -214,6 +218,37 @@ async function retryLoad(api: ReturnType<typeof apiCaller>) {
   };
 }
 
+/** How many attempt reports one endpoint's health workflow absorbs per second (a hot failing endpoint sends many). */
+async function healthSignals() {
+  const connection = await Connection.connect({ address: stack!.temporalAddress });
+  const client = new Client({ connection });
+  const endpointId = newId('endpoint');
+  const handle = client.workflow.getHandle(endpointHealthWorkflowId(endpointId));
+  const started = performance.now();
+  await runPool(sizes.healthSignals, concurrency, async (index) => {
+    await client.workflow.signalWithStart(endpointHealthWorkflow, {
+      workflowId: endpointHealthWorkflowId(endpointId),
+      taskQueue: 'herald',
+      args: [{ endpointId, tenantId: 'ten_bench' }],
+      signal: attemptFailedHealthSignal,
+      signalArgs: [{ delivery_id: `whd_bench_${index}`, attempt: 1, at: new Date().toISOString(), status_code: 500, error_class: 'http_status', disable_after_failures: 1_000_000 }],
+    });
+  });
+  const sent = performance.now();
+  await waitUntil(async () => (await handle.query(healthQuery)).consecutive_failures >= sizes.healthSignals, 10 * 60_000, 'health reports counted');
+  const counted = performance.now();
+  await connection.close();
+  return {
+    figures: {
+      reports: sizes.healthSignals,
+      sent_per_second: Math.round(sizes.healthSignals / ((sent - started) / 1000)),
+      counted_per_second: Math.round(sizes.healthSignals / ((counted - started) / 1000)),
+    },
+    expected: 0,
+    since: performance.timeOrigin + performance.now(),
+  };
+}
+
 function fileMegabytes(file: string): number {
   let bytes = 0;
   for (const suffix of ['', '-wal', '-shm']) {
@@ -232,19 +267,20 @@ async function databaseMegabytes(): Promise<number> {
 try {
   if (wanted.includes('floor')) await measured('raw floor', rawFloor);
   if (wanted.some((name) => name !== 'floor')) {
-    stack = await startBenchStack();
+    stack = await startBenchStack({ home: args.home });
     const api = apiCaller(stack.apiUrl, publishConcurrency);
     await api.call('POST', '/v1/event-types', stack.adminKey, { name: 'v1.bench.tick', description: 'Benchmark event', schema: { type: 'object' } });
     // Warm-up, not measured: the worker bundles its workflows and opens its pools on first use.
     const warmup = await setupTenant(api, 'bench-warmup', 1);
     await createEndpoints(api, warmup, 1, '/ok/warmup');
     const warmupSince = performance.timeOrigin + performance.now();
-    await publishMany(api, warmup, 50, 4);
-    await waitUntil(() => receivedSince(warmupSince).length >= 50, 120_000, 'warm-up deliveries');
+    await publishMany(api, warmup, 20, 4);
+    await waitUntil(() => receivedSince(warmupSince).length >= 20, 120_000, 'warm-up deliveries');
     if (wanted.includes('throughput')) await measured('throughput', () => throughput(api));
     if (wanted.includes('latency')) await measured('latency', () => latency(api));
     if (wanted.includes('fanout')) await measured('fan-out', () => fanout(api));
     if (wanted.includes('retry')) await measured('retry load', () => retryLoad(api));
+    if (wanted.includes('health')) await measured('health signals', healthSignals);
     await api.close();
   }
 } finally {
