@@ -74,7 +74,9 @@ async function storeEvent(sql: Sql, input: PublishInput, requestHash: string): P
     const traceId = input.traceId ?? newId('trace');
     await tx`
       insert into events (id, tenant_id, event_type, schema_version, trace_id, data)
-      values (${eventId}, ${input.tenantId}, ${input.eventType}, ${input.eventType.split('.')[0]!}, ${traceId}, ${tx.json(input.data as never)})`;
+      values (${eventId}, ${input.tenantId}, ${input.eventType}, ${input.eventType.split('.')[0]!}, ${traceId},
+              -- sent as text: a json or jsonb parameter would be normalised (key order) or encoded twice
+              ${JSON.stringify(input.data)}::text::json)`;
 
     const endpoints = await tx<{ id: string; active: boolean; retry_schedule: RetrySchedule }[]>`
       select id, active, retry_schedule from endpoints
