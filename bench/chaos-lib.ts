@@ -5,12 +5,10 @@
  * `pg_ctl -m immediate`, each restarted on the same port and data. Then every accepted event is checked.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { generateSigningSecret } from '../src/core/crypto.js';
 import { builtInProfiles, verifySignature } from '../src/core/signing.js';
-import { runPool, startBenchStack, type BenchStack, type StackProcess } from './lib.js';
+import { listenOnLoopback, runPool, startBenchStack, type BenchStack, type StackProcess } from './lib.js';
 
 export interface ChaosOptions {
   /** Deliveries to create: events × endpoints (rounded up to whole events). */
@@ -110,18 +108,11 @@ async function startChaosReceivers(secrets: string[], flaky: Set<number>) {
       }
     });
   });
-  server.keepAliveTimeout = 60_000;
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
+  const { port, close } = await listenOnLoopback(server);
   return {
     url: (endpoint: number) => `http://127.0.0.1:${port}/e/${endpoint}`,
     receipts,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }
 

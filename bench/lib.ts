@@ -288,18 +288,27 @@ export async function startBenchReceiver(secret: string) {
       response.writeHead(200).end('ok');
     });
   });
-  server.keepAliveTimeout = 60_000;
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
+  const { port, close } = await listenOnLoopback(server);
   return {
     url: (pathName: string) => `http://127.0.0.1:${port}${pathName}`,
     receipts,
     failuresAnswered: () => failuresAnswered,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close,
+  };
+}
+
+/** Serves a receiver on a free loopback port with long keep-alive, as webhook senders' pools expect. */
+export async function listenOnLoopback(server: Server): Promise<{ port: number; close: () => Promise<void> }> {
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
