@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { configSchema, loadConfig, parseEnv } from '../config.js';
@@ -96,9 +96,12 @@ export async function runDev(): Promise<void> {
       120_000,
     );
 
+    const devTenant = await ensureDevTenant(apiUrl, config.HERALD_ADMIN_KEY!, home);
     const info: DevInfo = {
       api_url: apiUrl,
       admin_key: config.HERALD_ADMIN_KEY!,
+      dev_tenant_id: devTenant.tenant_id,
+      dev_api_key: devTenant.api_key,
       temporal_address: started.temporal.address,
       temporal_namespace: started.temporal.namespace,
       web_ui_url: started.temporal.uiUrl ?? null,
@@ -128,13 +131,38 @@ Herald is running.
   Admin API key  ${info.admin_key}
   Written to     .herald/dev.json (the herald CLI reads it)
 
-Try it:
+Publish a test event (tenant ${info.dev_tenant_id}; it has no endpoint yet, see the README's API tour):
 
-  curl -s -X POST ${info.api_url}/v1/tenants \\
-    -H "Authorization: Bearer ${info.admin_key}" \\
+  curl -s -X POST ${info.api_url}/v1/tenants/${info.dev_tenant_id}/events \\
+    -H "Authorization: Bearer ${info.dev_api_key}" \\
     -H "Content-Type: application/json" \\
-    -d '{"name": "Acme"}'
+    -d '{"event_type": "v1.dev.ping", "data": {"hello": "world"}}'
 
 Ctrl-C stops everything; data stays in .herald/.
 `);
+}
+
+/**
+ * A tenant and an event type for trying Herald at once: created on the first `herald dev`, reused after
+ * (kept in .herald/dev-tenant.json; recreated if the database was reset).
+ */
+async function ensureDevTenant(apiUrl: string, adminKey: string, home: string): Promise<{ tenant_id: string; api_key: string }> {
+  const call = (method: string, path: string, key: string, body?: unknown) =>
+    fetch(`${apiUrl}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const file = path.join(home, 'dev-tenant.json');
+  let tenant: { tenant_id: string; api_key: string } | undefined;
+  try {
+    tenant = JSON.parse(await readFile(file, 'utf8'));
+    if ((await call('GET', `/v1/tenants/${tenant!.tenant_id}`, tenant!.api_key)).status !== 200) tenant = undefined;
+  } catch {
+    tenant = undefined;
+  }
+  if (!tenant) {
+    const created = (await (await call('POST', '/v1/tenants', adminKey, { name: 'Dev' })).json()) as { id: string; api_key: string };
+    tenant = { tenant_id: created.id, api_key: created.api_key };
+    await writeFile(file, JSON.stringify(tenant, null, 2), { mode: 0o600 });
+  }
+  // 409 when it exists already.
+  await call('POST', '/v1/event-types', adminKey, { name: 'v1.dev.ping', description: 'A test event for herald dev', schema: { type: 'object' } });
+  return tenant;
 }

@@ -6,6 +6,9 @@ import path from 'node:path';
 export interface DevInfo {
   api_url: string;
   admin_key: string;
+  /** A tenant for trying things out, and its API key. */
+  dev_tenant_id: string;
+  dev_api_key: string;
   temporal_address: string;
   temporal_namespace: string;
   web_ui_url: string | null;
