@@ -1,5 +1,6 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Sql } from '../db/client.js';
+import { queryLive } from '../temporal/live-query.js';
 import {
   classifyHealth,
   endpointDisabledSignal,
@@ -8,7 +9,6 @@ import {
   endpointHealthWorkflowId,
   healthQuery,
   settingsChangedSignal,
-  type EndpointHealth,
   type HealthColour,
   type HealthSettings,
   type HealthStatus,
@@ -77,14 +77,6 @@ export async function endpointStats(sql: Sql, endpointIds: string[], windowMs: n
   );
 }
 
-async function queryHealth(temporal: Client, endpointId: string): Promise<EndpointHealth | undefined> {
-  try {
-    const query = temporal.workflow.getHandle(endpointHealthWorkflowId(endpointId)).query(healthQuery);
-    return await Promise.race([query, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2000).unref())]);
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Health of a page of endpoints. Only endpoints with a failure streak in progress (health_attention)
@@ -101,7 +93,7 @@ export async function healthSummaries(
     deps.sql<{ id: string }[]>`select id from endpoints where id = any(${deps.sql.array(ids)}::text[]) and health_attention`,
   ]);
   const needsQuery = new Set(attention.map((row) => row.id));
-  const live = new Map(await Promise.all([...needsQuery].map(async (id) => [id, await queryHealth(deps.temporal, id)] as const)));
+  const live = new Map(await Promise.all([...needsQuery].map(async (id) => [id, await queryLive(deps.temporal, endpointHealthWorkflowId(id), healthQuery)] as const)));
   return new Map(
     endpoints.map((endpoint) => {
       const windowStats = stats.get(endpoint.id)!;

@@ -6,7 +6,8 @@ import { defineRoute, z } from '../openapi.js';
 import { pageSchema, paginationQuerySchema, toPage } from '../pagination.js';
 import { tenantIdParams } from './tenants.js';
 import { getDelivery, listAttempts, listDeliveries, listEndpointAttempts, type AttemptView, type DeliveryView } from '../../core/deliveries.js';
-import { deliveryWorkflowId, progressQuery, type DeliveryProgress } from '../../../workflows/delivery.js';
+import { deliveryWorkflowId, progressQuery } from '../../../workflows/delivery.js';
+import { queryLive } from '../../temporal/live-query.js';
 
 export const deliveryStatuses = ['pending', 'delivering', 'retrying', 'delivered', 'failed'] as const;
 
@@ -60,16 +61,6 @@ const attemptView = (row: AttemptView) => row;
 const deliveryParams = tenantIdParams.extend({ delivery_id: z.string().max(100) });
 const endpointParams = tenantIdParams.extend({ endpoint_id: z.string().max(100) });
 const isoDate = z.coerce.date().openapi({ type: 'string', format: 'date-time' });
-
-/** The running workflow's own view, so "next retry in 42 s" is live; closed ones answer from Postgres. */
-async function liveProgress(deps: ApiDeps, deliveryId: string): Promise<DeliveryProgress | undefined> {
-  try {
-    const query = deps.temporal.workflow.getHandle(deliveryWorkflowId(deliveryId)).query(progressQuery);
-    return await Promise.race([query, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2000).unref())]);
-  } catch {
-    return undefined;
-  }
-}
 
 export function deliveryRoutes(deps: ApiDeps): express.Router {
   const router = express.Router();
@@ -125,7 +116,8 @@ export function deliveryRoutes(deps: ApiDeps): express.Router {
       const delivery = await getDelivery(sql, tenant.id, params.delivery_id);
       if (!delivery) throw notFound('Delivery');
       const running = delivery.status !== 'delivered' && delivery.status !== 'failed' && delivery.status !== 'pending';
-      const live = running ? await liveProgress(deps, delivery.id) : undefined;
+      // The running workflow's own view, so "next retry in 42 s" is live; closed ones answer from Postgres.
+      const live = running ? await queryLive(deps.temporal, deliveryWorkflowId(delivery.id), progressQuery) : undefined;
       const attempts = await listAttempts(sql, delivery.id);
       response.json({
         ...deliveryView(delivery),
