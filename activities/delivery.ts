@@ -8,7 +8,15 @@ import { publishEvent } from '../src/core/publish.js';
 import { dispatchEventBatch } from '../src/core/dispatch.js';
 import { reportAttemptToHealth } from './health.js';
 import { isDependencyUnavailable } from '../src/api/errors.js';
-import { attemptFailedSignal, deliveryWorkflowId, nonRetryableDeliveryFailures, type DeliveryStatus } from '../workflows/delivery.js';
+import {
+  attemptFailedSignal,
+  deliveryAttemptFailedType,
+  deliveryWorkflowId,
+  nonRetryableDeliveryFailures,
+  type AttemptFailedReport,
+  type AttemptInput,
+  type DeliveryStatus,
+} from '../workflows/delivery.js';
 
 export interface AttemptOutcome {
   attempt: number;
@@ -22,13 +30,23 @@ const statusesWithRetryAfter = new Set([429, 503]);
 const databasePatienceMs = 40_000;
 
 /**
+ * Heartbeats while a long step runs. A local activity (the first attempt) has no heartbeat: the SDK
+ * keeps its workflow task alive instead.
+ */
+function keepAlive(context: Context): () => void {
+  if (context.info.isLocal) return () => {};
+  const timer = setInterval(() => context.heartbeat(), heartbeatEveryMs);
+  return () => clearInterval(timer);
+}
+
+/**
  * Runs one database step of an attempt; while PostgreSQL is unreachable it waits and heartbeats instead of
  * failing, because every failure is an attempt to Temporal: a short outage would otherwise use up a
  * delivery's whole schedule (retried every second) without the receiver ever being called.
  */
 async function whileDatabaseDown<T>(context: Context, step: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + databasePatienceMs;
-  const heartbeat = setInterval(() => context.heartbeat(), heartbeatEveryMs);
+  const stopKeepingAlive = keepAlive(context);
   try {
     for (;;) {
       try {
@@ -39,7 +57,7 @@ async function whileDatabaseDown<T>(context: Context, step: () => Promise<T>): P
       }
     }
   } finally {
-    clearInterval(heartbeat);
+    stopKeepingAlive();
   }
 }
 
@@ -50,23 +68,29 @@ export function createDeliveryActivities(deps: ActivityDeps) {
   return {
     /**
      * One attempt: load, sign, POST, record. A failure that will be retried throws with the
-     * schedule's next delay as nextRetryDelay; Temporal's retry policy does the waiting.
+     * schedule's next delay as nextRetryDelay (Temporal's retry policy does the waiting) and the
+     * attempt's report as details (the workflow reads it when this ran as its first, local, attempt).
      */
-    async attemptDelivery(input: { deliveryId: string; maxAttempts: number }): Promise<AttemptOutcome> {
+    async attemptDelivery(input: AttemptInput): Promise<AttemptOutcome> {
       const context = Context.current();
-      const attempt = context.info.attempt;
       const [delivery] = await whileDatabaseDown(context, () => sql<
-        { id: string; tenant_id: string; endpoint_id: string; attempts: number; status: DeliveryStatus; last_status_code: number | null; event_id: string; event_type: string; schema_version: string; trace_id: string; created_at: Date; data: unknown }[]
+        { id: string; tenant_id: string; endpoint_id: string; attempts: number; previous_status: DeliveryStatus; last_status_code: number | null; event_id: string; event_type: string; schema_version: string; trace_id: string; created_at: Date; data: unknown }[]
       >`
         update deliveries d set status = 'delivering', next_attempt_at = null, updated_at = now()
-        from events e
+        from events e, (select status from deliveries where id = ${input.deliveryId}) previous
         where d.id = ${input.deliveryId} and e.id = d.event_id and d.status not in ('delivered', 'failed')
-        returning d.id, d.tenant_id, d.endpoint_id, d.attempts, d.status, d.last_status_code, e.id as event_id, e.event_type, e.schema_version, e.trace_id, e.created_at, e.data`);
+        returning d.id, d.tenant_id, d.endpoint_id, d.attempts, previous.status as previous_status, d.last_status_code, e.id as event_id, e.event_type, e.schema_version, e.trace_id, e.created_at, e.data`);
       if (!delivery) {
         const [done] = await sql<{ status: DeliveryStatus; attempts: number; last_status_code: number | null }[]>`select status, attempts, last_status_code from deliveries where id = ${input.deliveryId}`;
         if (done?.status === 'delivered') return { attempt: done.attempts, status_code: done.last_status_code };
         throw ApplicationFailure.nonRetryable(`delivery ${input.deliveryId} is ${done ? done.status : 'missing'}`, nonRetryableDeliveryFailures.deliveryNotFound);
       }
+      // A retry's number is Temporal's. The local first attempt has none that survives a crash (its workflow task
+      // is simply run again), so it counts from the log: after the recorded attempts, and after one that started
+      // (the delivery was left `delivering`) but was never recorded.
+      const attempt = context.info.isLocal
+        ? delivery.attempts + 1 + (delivery.previous_status === 'delivering' ? 1 : 0)
+        : (input.attemptsBefore ?? 0) + context.info.attempt;
       if (attempt > delivery.attempts + 1) {
         // Attempts that started but never got recorded: their worker died mid-request.
         await sql`
@@ -76,13 +100,17 @@ export function createDeliveryActivities(deps: ActivityDeps) {
           on conflict (delivery_id, attempt) where kind = 'delivery' do nothing`;
       }
 
+      if (attempt > input.maxAttempts) {
+        throw ApplicationFailure.create({ message: `attempt ${attempt - 1} was interrupted and was the last`, type: deliveryAttemptFailedType, nonRetryable: true });
+      }
+
       const endpoint = await loadEndpointForDelivery(sql, deps.secretBox, delivery.endpoint_id);
       if (!endpoint || endpoint.deleted || !endpoint.active) {
         throw ApplicationFailure.nonRetryable(`endpoint ${delivery.endpoint_id} is disabled or deleted`, nonRetryableDeliveryFailures.endpointDisabled);
       }
 
       const startedAt = new Date();
-      const heartbeat = setInterval(() => context.heartbeat(), heartbeatEveryMs);
+      const stopKeepingAlive = keepAlive(context);
       let result: HttpAttemptResult;
       try {
         ({ result } = await sendSignedRequest(
@@ -96,10 +124,15 @@ export function createDeliveryActivities(deps: ActivityDeps) {
             createdAt: delivery.created_at,
             data: delivery.data,
           },
-          { extraProfiles: deps.extraSignatureProfiles, signal: context.cancellationSignal, dispatcher: deps.httpAgent },
+          {
+            extraProfiles: deps.extraSignatureProfiles,
+            // The SDK cancels a stopping worker's activities after the grace time, not its local ones: Herald does.
+            signal: context.info.isLocal && deps.shutdownSignal ? AbortSignal.any([context.cancellationSignal, deps.shutdownSignal]) : context.cancellationSignal,
+            dispatcher: deps.httpAgent,
+          },
         ));
       } finally {
-        clearInterval(heartbeat);
+        stopKeepingAlive();
       }
 
       const gone = result.statusCode === 410;
@@ -143,12 +176,16 @@ export function createDeliveryActivities(deps: ActivityDeps) {
       if (result.ok) return { attempt, status_code: result.statusCode };
       const message = `attempt ${attempt} failed: ${result.errorMessage}`;
       if (gone) throw ApplicationFailure.nonRetryable(`${message} (410 Gone: the receiver asked to stop)`, nonRetryableDeliveryFailures.endpointGone);
-      if (!nextAttemptAt) throw ApplicationFailure.create({ message, type: 'DeliveryAttemptFailed', nonRetryable: true });
-      await deps.temporal.workflow
-        .getHandle(deliveryWorkflowId(delivery.id))
-        .signal(attemptFailedSignal, { attempt, status_code: result.statusCode, error: result.errorMessage ?? 'failed', next_attempt_at: nextAttemptAt.toISOString() })
-        .catch((error) => deps.logger.warn({ err: error, delivery_id: delivery.id }, 'could not report progress to the delivery workflow'));
-      throw ApplicationFailure.create({ message, type: 'DeliveryAttemptFailed', nextRetryDelay: delayMs });
+      if (!nextAttemptAt) throw ApplicationFailure.create({ message, type: deliveryAttemptFailedType, nonRetryable: true });
+      const report: AttemptFailedReport = { attempt, status_code: result.statusCode, error: result.errorMessage ?? 'failed', next_attempt_at: nextAttemptAt.toISOString() };
+      // A regular activity's retries happen inside Temporal, unseen by the workflow: the signal keeps its progress live.
+      if (!context.info.isLocal) {
+        await deps.temporal.workflow
+          .getHandle(deliveryWorkflowId(delivery.id))
+          .signal(attemptFailedSignal, report)
+          .catch((error) => deps.logger.warn({ err: error, delivery_id: delivery.id }, 'could not report progress to the delivery workflow'));
+      }
+      throw ApplicationFailure.create({ message, type: deliveryAttemptFailedType, nextRetryDelay: delayMs, details: [report] });
     },
 
     /** Ends a series as failed (the dead-letter set) and tells the tenant's subscribers, once. */

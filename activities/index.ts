@@ -22,6 +22,8 @@ export interface ActivityDeps {
   extraSignatureProfiles?: Record<string, SignatureProfile>;
   /** Reports an endpoint health workflow handles before continuing as new (tests make it small). */
   healthReportsPerRun?: number;
+  /** Aborted when a stopping worker's grace time is over: local first attempts still in flight end as interrupted. */
+  shutdownSignal?: AbortSignal;
 }
 
 /** All of Herald's activities, bound to their dependencies (samples-typescript: activities-dependency-injection). */

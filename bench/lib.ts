@@ -89,6 +89,8 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
     DATABASE_URL: databaseUrl,
     DATABASE_POOL_SIZE: '20',
     TEMPORAL_ADDRESS: temporal.address,
+    // e.g. `--cpu-prof --cpu-prof-dir=bench/out/profiles` to profile the worker and the API.
+    ...(process.env.HERALD_BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.HERALD_BENCH_NODE_OPTIONS } : {}),
     ...options.workerEnv,
   };
   loadConfig(env);

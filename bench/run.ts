@@ -25,6 +25,10 @@ const { values: args } = parseArgs({
     'publish-concurrency': { type: 'string', default: '16' },
     /** Where the benchmark's PostgreSQL cluster and Temporal file live (default .herald/bench). */
     home: { type: 'string' },
+    /** Size overrides, e.g. `throughputEvents=50,fanout=2000`. */
+    sizes: { type: 'string' },
+    /** Where the JSON results go (default bench/out/bench-<time>.json). */
+    out: { type: 'string' },
   },
 });
 
@@ -32,6 +36,11 @@ const quick = args.quick!;
 const sizes = quick
   ? { floor: 2000, throughputEndpoints: 10, throughputEvents: 30, latencyRate: 20, latencySeconds: 5, fanout: 200, retryParked: 200, healthyEvents: 50, healthSignals: 200 }
   : { floor: 20000, throughputEndpoints: 100, throughputEvents: 200, latencyRate: 200, latencySeconds: 60, fanout: 10000, retryParked: 10000, healthyEvents: 1000, healthSignals: 5000 };
+for (const pair of args.sizes ? args.sizes.split(',') : []) {
+  const [name, value] = pair.split('=');
+  if (!name || !(name in sizes) || !Number.isFinite(Number(value))) throw new Error(`--sizes: unknown or bad entry "${pair}"; sizes are ${Object.keys(sizes).join(', ')}`);
+  sizes[name as keyof typeof sizes] = Number(value);
+}
 const concurrency = Number(args.concurrency);
 const publishConcurrency = Number(args['publish-concurrency']);
 const wanted = args.scenario === 'all' ? ['floor', 'throughput', 'latency', 'fanout', 'retry', 'health'] : args.scenario!.split(',');
@@ -299,9 +308,8 @@ for (const result of results) {
   const c = result.correctness;
   console.log(`| ${result.scenario} | ${Object.entries(result.figures).map(([k, v]) => `${k}=${v}`).join(', ')} | ${cpu} | ${c.received}/${c.expected}, ${c.unique}, ${c.verified} |`);
 }
-const outDir = path.join(repositoryRoot, 'bench', 'out');
-await mkdir(outDir, { recursive: true });
-const file = path.join(outDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`);
+const file = args.out ? path.resolve(args.out) : path.join(repositoryRoot, 'bench', 'out', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`);
+await mkdir(path.dirname(file), { recursive: true });
 await writeFile(file, JSON.stringify({ quick, concurrency, publishConcurrency, sizes, results }, null, 2));
 console.log(`\nwritten to ${path.relative(repositoryRoot, file)}`);
 process.exit(0);

@@ -1,3 +1,4 @@
+import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { startTestStack, type TestStack } from './helpers/stack.js';
@@ -162,6 +163,22 @@ describe('durable delivery', () => {
     expect(text).not.toContain(endpoint.secret.slice(6, 20));
     expect(text).not.toContain('super-secret-static-token');
     expect(text).not.toContain('confidential-payload-marker');
+  });
+
+  it('delivers at the first attempt within one workflow task: a local activity, no activity task', async () => {
+    const target = await receiver();
+    const endpoint = await createEndpoint(call, tenant, { url: target.url, event_types: ['v1.case.completed'] });
+    const published = await publish(call, tenant, 'v1.case.completed', { case_status: 'first try' });
+    const deliveryId = published.deliveries.find((d: { endpoint_id: string }) => d.endpoint_id === endpoint.id).delivery_id;
+    await waitForDeliveryStatus(call, tenant, deliveryId, ['delivered']);
+    const handle = stack.temporal.workflow.getHandle(deliveryWorkflowId(deliveryId));
+    expect(await handle.result()).toMatchObject({ status: 'delivered', attempt: 1 });
+    const { events } = await handle.fetchHistory();
+    const { EventType } = proto.temporal.api.enums.v1;
+    const types = events!.map((event) => event.eventType);
+    expect(types.filter((type) => type === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)).toHaveLength(1);
+    expect(types.filter((type) => type === EventType.EVENT_TYPE_MARKER_RECORDED).length).toBeGreaterThanOrEqual(1);
+    expect(types).not.toContain(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED);
   });
 
   it('starts deliveries that were stored while Temporal was unreachable (outbox sweep)', async () => {

@@ -17,7 +17,7 @@ const temporal = await connectTemporalClient(config);
 await ensureSearchAttributes(temporal, config.TEMPORAL_NAMESPACE).catch((error) =>
   logger.warn({ err: error }, 'could not register search attributes; register them with `temporal operator search-attribute create`'),
 );
-const { worker, connection } = await createHeraldWorker({ config, sql, temporal, logger });
+const { worker, connection, shutdown } = await createHeraldWorker({ config, sql, temporal, logger });
 const stopSweeper = startSweeper({ sql, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger });
 logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
 const running = worker.run();
@@ -34,7 +34,7 @@ const finish = () =>
 // (recorded as interrupted, retried by another worker); the process exits once all of them are reported.
 onShutdownSignal(async () => {
   logger.info({ graceMs: config.HERALD_SHUTDOWN_GRACE_MS }, 'stopping: finishing in-flight tasks');
-  if (worker.getState() === 'RUNNING') worker.shutdown();
+  shutdown();
   await finish();
   logger.info('worker stopped');
 });

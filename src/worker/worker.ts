@@ -40,16 +40,34 @@ export interface WorkerDeps {
   healthReportsPerRun?: number;
 }
 
-export async function createHeraldWorker(deps: WorkerDeps): Promise<{ worker: Worker; connection: NativeConnection; ownsConnection: boolean }> {
+export interface HeraldWorker {
+  worker: Worker;
+  connection: NativeConnection;
+  ownsConnection: boolean;
+  /** Stops polling; attempts in flight get HERALD_SHUTDOWN_GRACE_MS to finish, then are cancelled (local ones too). */
+  shutdown: () => void;
+}
+
+export async function createHeraldWorker(deps: WorkerDeps): Promise<HeraldWorker> {
   const ownsConnection = !deps.connection;
+  const stopping = new AbortController();
   const connection = deps.connection ?? (await NativeConnection.connect(await temporalConnectionOptions(deps.config)));
   const worker = await Worker.create({
     connection,
     namespace: deps.config.TEMPORAL_NAMESPACE,
     taskQueue: deps.taskQueue ?? deps.config.TEMPORAL_TASK_QUEUE,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: resolveWorkflowsEntry() }),
-    activities: createActivities({ sql: deps.sql, config: deps.config, temporal: deps.temporal, logger: deps.logger, healthReportsPerRun: deps.healthReportsPerRun }),
+    activities: createActivities({
+      sql: deps.sql,
+      config: deps.config,
+      temporal: deps.temporal,
+      logger: deps.logger,
+      healthReportsPerRun: deps.healthReportsPerRun,
+      shutdownSignal: stopping.signal,
+    }),
     maxConcurrentActivityTaskExecutions: deps.config.HERALD_WORKER_MAX_ACTIVITIES,
+    // First attempts run as local activities: the same budget of concurrent HTTP requests.
+    maxConcurrentLocalActivityExecutions: deps.config.HERALD_WORKER_MAX_ACTIVITIES,
     maxConcurrentWorkflowTaskExecutions: deps.config.HERALD_WORKER_MAX_WORKFLOW_TASKS,
     // Deliveries parked in retry need no cached state: an evicted one replays its short history when its next task comes.
     maxCachedWorkflows: deps.config.HERALD_WORKER_MAX_CACHED_WORKFLOWS,
@@ -58,5 +76,10 @@ export async function createHeraldWorker(deps: WorkerDeps): Promise<{ worker: Wo
     shutdownGraceTime: deps.config.HERALD_SHUTDOWN_GRACE_MS,
     shutdownForceTime: deps.config.HERALD_SHUTDOWN_GRACE_MS + 15_000,
   });
-  return { worker, connection, ownsConnection };
+  const shutdown = () => {
+    if (worker.getState() !== 'RUNNING') return;
+    worker.shutdown();
+    setTimeout(() => stopping.abort(), deps.config.HERALD_SHUTDOWN_GRACE_MS).unref();
+  };
+  return { worker, connection, ownsConnection, shutdown };
 }
