@@ -63,7 +63,6 @@ async function whileDatabaseDown<T>(context: Context, step: () => Promise<T>): P
 
 export function createDeliveryActivities(deps: ActivityDeps) {
   const { sql, config } = deps;
-  const dispatchDeps = { sql, temporal: deps.temporal, taskQueue: config.TEMPORAL_TASK_QUEUE };
 
   return {
     /**
@@ -199,7 +198,7 @@ export function createDeliveryActivities(deps: ActivityDeps) {
       if (!delivery) return { attempts: 0, last_status_code: null, last_error: null };
       // A failed delivery_failed notice never announces itself, or a dead receiver would loop forever.
       if (input.reason !== 'endpoint_disabled' && delivery.event_type !== 'v1.webhook.delivery_failed') {
-        await publishEvent(dispatchDeps, {
+        await publishEvent(deps.dispatch, {
           tenantId: delivery.tenant_id,
           eventType: 'v1.webhook.delivery_failed',
           data: {
@@ -217,7 +216,7 @@ export function createDeliveryActivities(deps: ActivityDeps) {
     },
 
     async dispatchEventDeliveries(input: { eventId: string; afterDeliveryId?: string; limit: number }) {
-      return dispatchEventBatch(dispatchDeps, input.eventId, input.afterDeliveryId, input.limit);
+      return dispatchEventBatch(deps.dispatch, input.eventId, input.afterDeliveryId, input.limit);
     },
   };
 }

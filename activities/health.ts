@@ -28,7 +28,6 @@ export async function reportAttemptToHealth(deps: ActivityDeps, endpoint: { id: 
 }
 
 export function createHealthActivities(deps: ActivityDeps) {
-  const dispatchDeps = { sql: deps.sql, temporal: deps.temporal, taskQueue: deps.config.TEMPORAL_TASK_QUEUE };
   return {
     /** The failure streak is over: successes stop being reported until the next failed attempt. */
     async clearHealthAttention(input: { endpointId: string; before: string }): Promise<void> {
@@ -44,7 +43,7 @@ export function createHealthActivities(deps: ActivityDeps) {
       const [endpoint] = await deps.sql<{ disabled_at: Date; disabled_reason: string | null }[]>`select disabled_at, disabled_reason from endpoints where id = ${input.endpointId}`;
       // Already disabled for another reason (an operator got there first): that disable was announced then.
       if (!result.changed && endpoint?.disabled_reason !== input.reason) return;
-      await publishEvent(dispatchDeps, {
+      await publishEvent(deps.dispatch, {
         tenantId: input.tenantId,
         eventType: 'v1.endpoint.disabled',
         data: { endpoint_id: input.endpointId, reason: input.reason, consecutive_failures: input.consecutiveFailures, last_error: input.lastError },

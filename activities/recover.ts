@@ -4,13 +4,12 @@ import { finishRecovery, replayRecoveryBatch } from '../src/core/replay.js';
 
 /** The recovery workflow's steps: each batch replays idempotently (see src/core/replay.ts). */
 export function createRecoverActivities(deps: ActivityDeps) {
-  const dispatchDeps = { sql: deps.sql, temporal: deps.temporal, taskQueue: deps.config.TEMPORAL_TASK_QUEUE };
   return {
     async replayRecoveryBatch(input: { recoveryId: string; afterDeliveryId?: string; limit: number }) {
       const context = Context.current();
       const heartbeat = setInterval(() => context.heartbeat(), 2000);
       try {
-        return await replayRecoveryBatch(dispatchDeps, input);
+        return await replayRecoveryBatch(deps.dispatch, input);
       } finally {
         clearInterval(heartbeat);
       }

@@ -91,6 +91,8 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
     TEMPORAL_ADDRESS: temporal.address,
     // e.g. `--cpu-prof --cpu-prof-dir=bench/out/profiles` to profile the worker and the API.
     ...(process.env.HERALD_BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.HERALD_BENCH_NODE_OPTIONS } : {}),
+    // Worker settings to compare (`bench:compare --candidate-env HERALD_WORKER_MAX_CACHED_WORKFLOWS=100`).
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('HERALD_WORKER_') || name === 'MALLOC_ARENA_MAX')),
     ...options.workerEnv,
   };
   loadConfig(env);
@@ -100,7 +102,9 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
       const response = await fetch(`${apiUrl}/readyz`);
       if (!response.ok) throw new Error(String(response.status));
     }, 120_000);
-  const worker = heraldProcess('worker', 'src/worker/main.ts', env, options, async () => {});
+  // HERALD_BENCH_WORKER=dist runs the compiled worker (`npm run build` first), as production does.
+  const workerEntry = process.env.HERALD_BENCH_WORKER === 'dist' ? 'dist/src/worker/main.js' : 'src/worker/main.ts';
+  const worker = heraldProcess('worker', workerEntry, env, options, async () => {});
   const api = heraldProcess('api', 'src/api/main.ts', env, options, apiReady);
   await apiReady();
   // The worker bundles its workflows at start; give it the time before measuring.

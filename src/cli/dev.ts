@@ -18,8 +18,10 @@ const devSettingsSchema = configSchema.pick({
 });
 
 /** Runs a node entry point of Herald from source, as the production image runs it from dist/. */
+/** Runs a TypeScript entry point with tsx, or a compiled one (`dist/…js`) with plain node. */
 export function spawnHeraldProcess(entry: string, env: NodeJS.ProcessEnv, label: string, quiet = false): ChildProcess {
-  return spawnLogged(process.execPath, ['--import', 'tsx', path.join(repositoryRoot, entry)], { env, label, cwd: repositoryRoot, quiet });
+  const loader = entry.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  return spawnLogged(process.execPath, [...loader, path.join(repositoryRoot, entry)], { env, label, cwd: repositoryRoot, quiet });
 }
 
 /**

@@ -14,6 +14,11 @@ export interface DispatchDeps {
   sql: Sql;
   temporal: Client;
   taskQueue: string;
+  /**
+   * Ask Temporal to hand each new workflow's first task straight back (eager workflow start): only for a client
+   * on a worker's NativeConnection, i.e. starts made in the worker (fan-out, sweeper, notices).
+   */
+  eagerStart?: boolean;
 }
 
 export interface DeliveryToStart {
@@ -37,6 +42,7 @@ export async function startDeliveryWorkflows(deps: DispatchDeps, deliveries: Del
         taskQueue: deps.taskQueue,
         args: [{ deliveryId: delivery.id, maxAttempts: delivery.max_attempts }],
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        requestEagerStart: deps.eagerStart,
         typedSearchAttributes: [
           { key: HeraldTenantId, value: delivery.tenant_id },
           { key: HeraldEndpointId, value: delivery.endpoint_id },

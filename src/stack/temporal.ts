@@ -92,7 +92,9 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     await mkdir(path.dirname(options.dbFile), { recursive: true });
     args.push('--db-filename', options.dbFile);
     // WAL without fsync per commit: survives a killed server (the chaos test does that), not a power cut.
-    args.push('--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=NORMAL');
+    // HERALD_DEV_TEMPORAL_SQLITE_PRAGMAS replaces them (comma-separated; empty for SQLite's defaults).
+    const pragmas = process.env.HERALD_DEV_TEMPORAL_SQLITE_PRAGMAS ?? 'journal_mode=WAL,synchronous=NORMAL';
+    for (const pragma of pragmas.split(',').filter(Boolean)) args.push('--sqlite-pragma', pragma.trim());
   }
   let uiUrl: string | undefined;
   if (options.headless) {
@@ -131,5 +133,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
  */
 export const devServerDynamicConfig: Record<string, unknown> = {
   'system.enableActivityEagerExecution': true,
+  // Workflows the worker starts itself (fan-out batches) get their first task in the start response.
+  'system.enableEagerWorkflowStart': true,
 };
 

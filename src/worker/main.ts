@@ -1,9 +1,10 @@
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { connectDatabase } from '../db/client.js';
 import { migrate } from '../db/migrate.js';
 import { createLogger } from '../logger.js';
 import { loadConfigOrExit, onShutdownSignal } from '../main-helpers.js';
-import { connectTemporalClient } from '../temporal/connection.js';
+import { temporalConnectionOptions } from '../temporal/connection.js';
 import { ensureSearchAttributes } from '../temporal/search-attributes.js';
 import { createHeraldWorker } from './worker.js';
 import { startSweeper } from './sweeper.js';
@@ -13,12 +14,15 @@ Runtime.install({ logger: new DefaultLogger(config.HERALD_LOG_LEVEL === 'debug' 
 const logger = createLogger(config.HERALD_LOG_LEVEL, 'herald-worker');
 const sql = connectDatabase(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE });
 await migrate(sql);
-const temporal = await connectTemporalClient(config);
+// One NativeConnection for the worker and its client: no second gRPC stack in JavaScript, and workflows that
+// activities start (fan-out) can start eagerly on this worker.
+const connection = await NativeConnection.connect(await temporalConnectionOptions(config));
+const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 await ensureSearchAttributes(temporal, config.TEMPORAL_NAMESPACE).catch((error) =>
   logger.warn({ err: error }, 'could not register search attributes; register them with `temporal operator search-attribute create`'),
 );
-const { worker, connection, shutdown } = await createHeraldWorker({ config, sql, temporal, logger });
-const stopSweeper = startSweeper({ sql, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger });
+const { worker, shutdown } = await createHeraldWorker({ config, sql, temporal, logger, connection });
+const stopSweeper = startSweeper({ sql, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger, eagerStart: true });
 logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
 const running = worker.run();
 let finished: Promise<void> | undefined;
@@ -27,7 +31,6 @@ const finish = () =>
   (finished ??= running.finally(async () => {
     await stopSweeper();
     await connection.close();
-    await temporal.connection.close();
     await sql.end({ timeout: 5 });
   }));
 // SIGTERM/SIGINT: stop polling; attempts in flight finish within HERALD_SHUTDOWN_GRACE_MS, then are cancelled

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle, type WorkerOptions } from '@temporalio/worker';
@@ -9,6 +10,8 @@ import { temporalConnectionOptions } from '../temporal/connection.js';
 import { createActivities } from '../../activities/index.js';
 
 export const workflowsPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../workflows/index');
+/** Written by `npm run build` (dist/workflow-bundle.js); only compiled code uses it. */
+export const prebuiltWorkflowBundlePath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../workflow-bundle.js');
 
 export function bundleHeraldWorkflows(): Promise<WorkflowBundle> {
   return bundleWorkflowCode({ workflowsPath: resolveWorkflowsEntry(), logger: quietBundlerLogger });
@@ -17,6 +20,12 @@ export function bundleHeraldWorkflows(): Promise<WorkflowBundle> {
 /** Compiled code runs workflows/index.js; sources run workflows/index.ts. */
 function resolveWorkflowsEntry(): string {
   return import.meta.url.endsWith('.ts') ? `${workflowsPath}.ts` : `${workflowsPath}.js`;
+}
+
+function workflowSource(bundle: WorkerOptions['workflowBundle']): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  if (bundle) return { workflowBundle: bundle };
+  if (!import.meta.url.endsWith('.ts') && existsSync(prebuiltWorkflowBundlePath)) return { workflowBundle: { codePath: prebuiltWorkflowBundlePath } };
+  return { workflowsPath: resolveWorkflowsEntry() };
 }
 
 const quietBundlerLogger = {
@@ -56,7 +65,7 @@ export async function createHeraldWorker(deps: WorkerDeps): Promise<HeraldWorker
     connection,
     namespace: deps.config.TEMPORAL_NAMESPACE,
     taskQueue: deps.taskQueue ?? deps.config.TEMPORAL_TASK_QUEUE,
-    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: resolveWorkflowsEntry() }),
+    ...workflowSource(deps.workflowBundle),
     activities: createActivities({
       sql: deps.sql,
       config: deps.config,
@@ -64,6 +73,7 @@ export async function createHeraldWorker(deps: WorkerDeps): Promise<HeraldWorker
       logger: deps.logger,
       healthReportsPerRun: deps.healthReportsPerRun,
       shutdownSignal: stopping.signal,
+      eagerWorkflowStart: deps.temporal.connection === connection,
     }),
     maxConcurrentActivityTaskExecutions: deps.config.HERALD_WORKER_MAX_ACTIVITIES,
     // First attempts run as local activities: the same budget of concurrent HTTP requests.
