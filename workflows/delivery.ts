@@ -101,7 +101,7 @@ export const firstAttemptLocalPatch = 'first-attempt-local';
 /**
  * One delivery: an (event, endpoint) pair. The first attempt is local; retries run as one activity under a
  * Temporal retry policy that encodes the endpoint's schedule (each failure names its own nextRetryDelay), so
- * the whole series is at most two activities in history however many retries it takes.
+ * the history holds one marker and at most one activity however many retries it takes.
  */
 export async function deliveryWorkflow(input: DeliveryWorkflowInput): Promise<DeliveryProgress> {
   const progress: DeliveryProgress = {
@@ -147,7 +147,8 @@ export async function deliveryWorkflow(input: DeliveryWorkflowInput): Promise<De
         await sleep(report ? Math.max(1, Date.parse(report.next_attempt_at) - Date.now()) : 1000);
       }
     }
-    outcome ??= await attemptActivity(input.maxAttempts - attempt.attemptsBefore!)(attempt);
+    // At least 1: Temporal reads 0 as unlimited (the activity itself refuses attempts past the budget).
+    outcome ??= await attemptActivity(Math.max(1, input.maxAttempts - attempt.attemptsBefore!))(attempt);
     Object.assign(progress, { status: 'delivered', attempt: outcome.attempt, next_attempt_at: null, last_status_code: outcome.status_code, last_error: null });
     setStatus('delivered');
   } catch (error) {

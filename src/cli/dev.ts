@@ -17,7 +17,6 @@ const devSettingsSchema = configSchema.pick({
   HERALD_DEV_TEMPORAL_UI_PORT: true,
 });
 
-/** Runs a node entry point of Herald from source, as the production image runs it from dist/. */
 /** Runs a TypeScript entry point with tsx, or a compiled one (`dist/…js`) with plain node. */
 export function spawnHeraldProcess(entry: string, env: NodeJS.ProcessEnv, label: string, quiet = false): ChildProcess {
   const loader = entry.endsWith('.ts') ? ['--import', 'tsx'] : [];
