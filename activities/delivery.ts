@@ -68,7 +68,7 @@ export function createDeliveryActivities(deps: ActivityDeps) {
     /**
      * One attempt: load, sign, POST, record. A failure that will be retried throws with the
      * schedule's next delay as nextRetryDelay (Temporal's retry policy does the waiting) and the
-     * attempt's report as details (the workflow reads it when this ran as its first, local, attempt).
+     * attempt's report and that delay as details (the workflow reads them when this ran as its first, local, attempt).
      */
     async attemptDelivery(input: AttemptInput): Promise<AttemptOutcome> {
       const context = Context.current();
@@ -184,7 +184,7 @@ export function createDeliveryActivities(deps: ActivityDeps) {
           .signal(attemptFailedSignal, report)
           .catch((error) => deps.logger.warn({ err: error, delivery_id: delivery.id }, 'could not report progress to the delivery workflow'));
       }
-      throw ApplicationFailure.create({ message, type: deliveryAttemptFailedType, nextRetryDelay: delayMs, details: [report] });
+      throw ApplicationFailure.create({ message, type: deliveryAttemptFailedType, nextRetryDelay: delayMs, details: [report, delayMs] });
     },
 
     /** Ends a series as failed (the dead-letter set) and tells the tenant's subscribers, once. */

@@ -75,6 +75,28 @@ describe('durable delivery', () => {
     expect(failing.requests).toHaveLength(4);
   });
 
+  it('waits the scheduled delay from the end of a slow first attempt, not from its start', async () => {
+    let calls = 0;
+    const slowThenOk = await receiver(async (_request, response) => {
+      if (++calls === 1) {
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        response.statusCode = 500;
+      }
+      response.end();
+    });
+    await createEndpoint(call, tenant, { url: slowThenOk.url, event_types: ['v1.case.completed'], retry_schedule: ['1s'] });
+    const published = await publish(call, tenant, 'v1.case.completed', { case_status: 'slow' });
+    const [first, second] = await slowThenOk.waitForRequests(2, 20_000);
+    // 1.5 s answering, then the 1 s delay: about 2.5 s between the two requests (4 s if the delay ran from the start).
+    expect(second!.receivedAt - first!.receivedAt).toBeGreaterThanOrEqual(2450);
+    expect(second!.receivedAt - first!.receivedAt).toBeLessThan(3300);
+    const delivery = await waitForDeliveryStatus(call, tenant, published.deliveries.at(-1).delivery_id, ['delivered']);
+    expect(delivery.attempts_log.map((a: { attempt: number; success: boolean }) => [a.attempt, a.success])).toEqual([
+      [1, false],
+      [2, true],
+    ]);
+  });
+
   it('treats a 3xx as a failure and never follows it', async () => {
     const elsewhere = await receiver();
     const redirecting = await receiver(answer(302, '', { location: elsewhere.url }));

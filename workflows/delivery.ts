@@ -139,12 +139,14 @@ export async function deliveryWorkflow(input: DeliveryWorkflowInput): Promise<De
       } catch (error) {
         const failure = error instanceof ActivityFailure ? error.cause : error;
         if (failure instanceof ApplicationFailure && failure.nonRetryable) throw error;
-        const report = failure instanceof ApplicationFailure && failure.type === deliveryAttemptFailedType ? (failure.details?.[0] as AttemptFailedReport | undefined) : undefined;
+        const [report, delayMs] = (failure instanceof ApplicationFailure && failure.type === deliveryAttemptFailedType ? failure.details : undefined) ?? [];
         // Usually 1; more when a crashed first attempt was counted as interrupted.
-        attempt.attemptsBefore = report?.attempt ?? 1;
-        if (report) recordFailedAttempt(report);
+        attempt.attemptsBefore = (report as AttemptFailedReport | undefined)?.attempt ?? 1;
+        if (report) recordFailedAttempt(report as AttemptFailedReport);
+        // The delay the attempt chose (as Temporal's retry policy would wait it), from now: the attempt's end.
         // Without a report the attempt crashed or timed out: retry after a second, as the retry policy would.
-        await sleep(report ? Math.max(1, Date.parse(report.next_attempt_at) - Date.now()) : 1000);
+        const wait = typeof delayMs === 'number' ? delayMs : report ? Date.parse((report as AttemptFailedReport).next_attempt_at) - Date.now() : 1000;
+        await sleep(Math.max(1, wait));
       }
     }
     // At least 1: Temporal reads 0 as unlimited (the activity itself refuses attempts past the budget).
