@@ -7,12 +7,14 @@ import { sendSignedRequest } from '../src/core/signed-request.js';
 import { publishEvent } from '../src/core/publish.js';
 import { dispatchEventBatch } from '../src/core/dispatch.js';
 import { reportAttemptToHealth } from './health.js';
+import { keepAlive } from './keep-alive.js';
 import { isDependencyUnavailable } from '../src/api/errors.js';
 import {
   attemptFailedSignal,
   deliveryAttemptFailedType,
   deliveryWorkflowId,
   nonRetryableDeliveryFailures,
+  type AttemptFailedDetails,
   type AttemptFailedReport,
   type AttemptInput,
   type DeliveryStatus,
@@ -23,21 +25,10 @@ export interface AttemptOutcome {
   status_code: number | null;
 }
 
-const heartbeatEveryMs = 2000;
 const statusesWithRetryAfter = new Set([429, 503]);
 
 /** How long an attempt waits for PostgreSQL to come back before it fails (and uses up one attempt). */
 const databasePatienceMs = 40_000;
-
-/**
- * Heartbeats while a long step runs. A local activity (the first attempt) has no heartbeat: the SDK
- * keeps its workflow task alive instead.
- */
-function keepAlive(context: Context): () => void {
-  if (context.info.isLocal) return () => {};
-  const timer = setInterval(() => context.heartbeat(), heartbeatEveryMs);
-  return () => clearInterval(timer);
-}
 
 /**
  * Runs one database step of an attempt; while PostgreSQL is unreachable it waits and heartbeats instead of
@@ -184,7 +175,8 @@ export function createDeliveryActivities(deps: ActivityDeps) {
           .signal(attemptFailedSignal, report)
           .catch((error) => deps.logger.warn({ err: error, delivery_id: delivery.id }, 'could not report progress to the delivery workflow'));
       }
-      throw ApplicationFailure.create({ message, type: deliveryAttemptFailedType, nextRetryDelay: delayMs, details: [report, delayMs] });
+      const details: AttemptFailedDetails = [report, delayMs!];
+      throw ApplicationFailure.create({ message, type: deliveryAttemptFailedType, nextRetryDelay: delayMs, details });
     },
 
     /** Ends a series as failed (the dead-letter set) and tells the tenant's subscribers, once. */

@@ -25,18 +25,24 @@ export interface ActivityDeps {
   healthReportsPerRun?: number;
   /** Aborted when a stopping worker's grace time is over: local first attempts still in flight end as interrupted. */
   shutdownSignal?: AbortSignal;
-  /** `temporal` runs on this worker's NativeConnection, so the workflows activities start can start eagerly. */
-  eagerWorkflowStart?: boolean;
   /** Starting deliveries from activities (fan-out, notices, recoveries). */
   dispatch: DispatchDeps;
 }
 
 /** All of Herald's activities, bound to their dependencies (samples-typescript: activities-dependency-injection). */
-export function createActivities(deps: Omit<ActivityDeps, 'secretBox' | 'httpAgent' | 'dispatch'> & { secretBox?: SecretBox; httpAgent?: Dispatcher }) {
+export function createActivities(
+  deps: Omit<ActivityDeps, 'secretBox' | 'httpAgent' | 'dispatch'> & {
+    secretBox?: SecretBox;
+    httpAgent?: Dispatcher;
+    /** `temporal` runs on this worker's NativeConnection, so the workflows activities start can start eagerly. */
+    eagerWorkflowStart?: boolean;
+  },
+) {
+  const { eagerWorkflowStart, ...given } = deps;
   const full: ActivityDeps = {
     extraSignatureProfiles: deps.config.HERALD_SIGNATURE_PROFILES,
-    ...deps,
-    dispatch: { sql: deps.sql, temporal: deps.temporal, taskQueue: deps.config.TEMPORAL_TASK_QUEUE, eagerStart: deps.eagerWorkflowStart },
+    ...given,
+    dispatch: { sql: deps.sql, temporal: deps.temporal, taskQueue: deps.config.TEMPORAL_TASK_QUEUE, eagerStart: eagerWorkflowStart },
     secretBox: deps.secretBox ?? createSecretBox(deps.config.HERALD_ENCRYPTION_KEY),
     httpAgent: deps.httpAgent ?? createDeliveryAgent(urlPolicyFromConfig(deps.config)),
   };

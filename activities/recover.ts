@@ -1,17 +1,17 @@
 import { Context } from '@temporalio/activity';
 import type { ActivityDeps } from './index.js';
+import { keepAlive } from './keep-alive.js';
 import { finishRecovery, replayRecoveryBatch } from '../src/core/replay.js';
 
 /** The recovery workflow's steps: each batch replays idempotently (see src/core/replay.ts). */
 export function createRecoverActivities(deps: ActivityDeps) {
   return {
     async replayRecoveryBatch(input: { recoveryId: string; afterDeliveryId?: string; limit: number }) {
-      const context = Context.current();
-      const heartbeat = setInterval(() => context.heartbeat(), 2000);
+      const stopKeepingAlive = keepAlive(Context.current());
       try {
         return await replayRecoveryBatch(deps.dispatch, input);
       } finally {
-        clearInterval(heartbeat);
+        stopKeepingAlive();
       }
     },
     async finishRecovery(recoveryId: string): Promise<void> {

@@ -51,7 +51,8 @@ async function checkout(ref: string): Promise<string> {
   const directory = path.join(workRoot, `tree-${sha}`);
   if (!existsSync(directory)) await execFileAsync('git', ['worktree', 'add', '--detach', directory, sha], { cwd: repositoryRoot });
   if (!existsSync(path.join(directory, 'node_modules'))) await symlink(path.join(repositoryRoot, 'node_modules'), path.join(directory, 'node_modules'));
-  await cp(path.join(repositoryRoot, 'bench'), path.join(directory, 'bench'), { recursive: true, filter: (source) => !source.includes(`${path.sep}out`) });
+  const results = path.join(repositoryRoot, 'bench', 'out');
+  await cp(path.join(repositoryRoot, 'bench'), path.join(directory, 'bench'), { recursive: true, filter: (source) => source !== results });
   return directory;
 }
 

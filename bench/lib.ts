@@ -36,6 +36,8 @@ export interface StackProcess {
 export interface BenchStack {
   apiUrl: string;
   temporalAddress: string;
+  /** The worker's task queue (the config default). */
+  taskQueue: string;
   adminKey: string;
   sql: Sql;
   encryptionKey: string;
@@ -95,7 +97,7 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
     ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('HERALD_WORKER_') || name === 'MALLOC_ARENA_MAX')),
     ...options.workerEnv,
   };
-  loadConfig(env);
+  const config = loadConfig(env);
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const apiReady = () =>
     waitFor('Herald API', async () => {
@@ -149,6 +151,7 @@ export async function startBenchStack(options: BenchStackOptions = {}): Promise<
   return {
     apiUrl,
     temporalAddress: temporal.address,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
     adminKey,
     sql,
     encryptionKey: env.HERALD_ENCRYPTION_KEY!,

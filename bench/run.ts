@@ -237,7 +237,7 @@ async function healthSignals() {
   await runPool(sizes.healthSignals, concurrency, async (index) => {
     await client.workflow.signalWithStart(endpointHealthWorkflow, {
       workflowId: endpointHealthWorkflowId(endpointId),
-      taskQueue: 'herald',
+      taskQueue: stack!.taskQueue,
       args: [{ endpointId, tenantId: 'ten_bench' }],
       signal: attemptFailedHealthSignal,
       signalArgs: [{ delivery_id: `whd_bench_${index}`, attempt: 1, at: new Date().toISOString(), status_code: 500, error_class: 'http_status', disable_after_failures: 1_000_000 }],

@@ -58,6 +58,9 @@ export const progressQuery = defineQuery<DeliveryProgress>('progress');
 
 export const deliveryWorkflowId = (deliveryId: string) => `delivery-${deliveryId}`;
 
+/** What a retryable failed attempt carries as its failure's details: its report and the delay before the next. */
+export type AttemptFailedDetails = [report: AttemptFailedReport, delayMs: number];
+
 /** The failure type of an attempt whose receiver did not accept the webhook. */
 export const deliveryAttemptFailedType = 'DeliveryAttemptFailed';
 
@@ -139,14 +142,13 @@ export async function deliveryWorkflow(input: DeliveryWorkflowInput): Promise<De
       } catch (error) {
         const failure = error instanceof ActivityFailure ? error.cause : error;
         if (failure instanceof ApplicationFailure && failure.nonRetryable) throw error;
-        const [report, delayMs] = (failure instanceof ApplicationFailure && failure.type === deliveryAttemptFailedType ? failure.details : undefined) ?? [];
+        const details = failure instanceof ApplicationFailure && failure.type === deliveryAttemptFailedType ? (failure.details as AttemptFailedDetails) : undefined;
         // Usually 1; more when a crashed first attempt was counted as interrupted.
-        attempt.attemptsBefore = (report as AttemptFailedReport | undefined)?.attempt ?? 1;
-        if (report) recordFailedAttempt(report as AttemptFailedReport);
+        attempt.attemptsBefore = details?.[0].attempt ?? 1;
+        if (details) recordFailedAttempt(details[0]);
         // The delay the attempt chose (as Temporal's retry policy would wait it), from now: the attempt's end.
-        // Without a report the attempt crashed or timed out: retry after a second, as the retry policy would.
-        const wait = typeof delayMs === 'number' ? delayMs : report ? Date.parse((report as AttemptFailedReport).next_attempt_at) - Date.now() : 1000;
-        await sleep(Math.max(1, wait));
+        // Without one the attempt crashed or timed out: retry after a second, as the retry policy would.
+        await sleep(details ? Math.max(1, details[1]) : 1000);
       }
     }
     // At least 1: Temporal reads 0 as unlimited (the activity itself refuses attempts past the budget).

@@ -8,6 +8,7 @@ import { startLocalPostgres, type LocalPostgres } from '../stack/postgres.js';
 import { preferredPort, spawnLogged, stopChild, waitFor } from '../stack/process.js';
 import { ensureTemporalCli, repositoryRoot, startTemporalDevServer, type TemporalDevServer } from '../stack/temporal.js';
 import { loadOrCreateDevSecrets, writeDevInfo, type DevInfo } from '../stack/dev-files.js';
+import { apiRequester } from './api-client.js';
 
 const devSettingsSchema = configSchema.pick({
   HERALD_HOME: true,
@@ -148,22 +149,21 @@ Ctrl-C stops everything; data stays in .herald/.
  * (kept in .herald/dev-tenant.json; recreated if the database was reset).
  */
 async function ensureDevTenant(apiUrl: string, adminKey: string, home: string): Promise<{ tenant_id: string; api_key: string }> {
-  const call = (method: string, path: string, key: string, body?: unknown) =>
-    fetch(`${apiUrl}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const asAdmin = apiRequester({ url: apiUrl, key: adminKey });
   const file = path.join(home, 'dev-tenant.json');
   let tenant: { tenant_id: string; api_key: string } | undefined;
   try {
-    tenant = JSON.parse(await readFile(file, 'utf8'));
-    if ((await call('GET', `/v1/tenants/${tenant!.tenant_id}`, tenant!.api_key)).status !== 200) tenant = undefined;
+    tenant = JSON.parse(await readFile(file, 'utf8')) as { tenant_id: string; api_key: string };
+    await apiRequester({ url: apiUrl, key: tenant.api_key })('GET', `/v1/tenants/${tenant.tenant_id}`);
   } catch {
     tenant = undefined;
   }
   if (!tenant) {
-    const created = (await (await call('POST', '/v1/tenants', adminKey, { name: 'Dev' })).json()) as { id: string; api_key: string };
+    const created = await asAdmin<{ id: string; api_key: string }>('POST', '/v1/tenants', { name: 'Dev' });
     tenant = { tenant_id: created.id, api_key: created.api_key };
     await writeFile(file, JSON.stringify(tenant, null, 2), { mode: 0o600 });
   }
   // 409 when it exists already.
-  await call('POST', '/v1/event-types', adminKey, { name: 'v1.dev.ping', description: 'A test event for herald dev', schema: { type: 'object' } });
+  await asAdmin('POST', '/v1/event-types', { name: 'v1.dev.ping', description: 'A test event for herald dev', schema: { type: 'object' } }).catch(() => {});
   return tenant;
 }

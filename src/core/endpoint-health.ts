@@ -77,7 +77,6 @@ export async function endpointStats(sql: Sql, endpointIds: string[], windowMs: n
   );
 }
 
-
 /**
  * Health of a page of endpoints. Only endpoints with a failure streak in progress (health_attention)
  * cost a workflow query; the others have no consecutive failures by construction.

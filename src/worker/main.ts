@@ -21,8 +21,8 @@ const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }
 await ensureSearchAttributes(temporal, config.TEMPORAL_NAMESPACE).catch((error) =>
   logger.warn({ err: error }, 'could not register search attributes; register them with `temporal operator search-attribute create`'),
 );
-const { worker, shutdown } = await createHeraldWorker({ config, sql, temporal, logger, connection });
-const stopSweeper = startSweeper({ sql, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger, eagerStart: true });
+const { worker, shutdown, eagerWorkflowStart } = await createHeraldWorker({ config, sql, temporal, logger, connection });
+const stopSweeper = startSweeper({ sql, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger, eagerStart: eagerWorkflowStart });
 logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
 const running = worker.run();
 let finished: Promise<void> | undefined;

@@ -17,14 +17,17 @@ export function bundleHeraldWorkflows(): Promise<WorkflowBundle> {
   return bundleWorkflowCode({ workflowsPath: resolveWorkflowsEntry(), logger: quietBundlerLogger });
 }
 
+/** Run from TypeScript sources (tsx), not from dist/. */
+const runningFromSources = import.meta.url.endsWith('.ts');
+
 /** Compiled code runs workflows/index.js; sources run workflows/index.ts. */
 function resolveWorkflowsEntry(): string {
-  return import.meta.url.endsWith('.ts') ? `${workflowsPath}.ts` : `${workflowsPath}.js`;
+  return runningFromSources ? `${workflowsPath}.ts` : `${workflowsPath}.js`;
 }
 
 function workflowSource(bundle: WorkerOptions['workflowBundle']): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
   if (bundle) return { workflowBundle: bundle };
-  if (!import.meta.url.endsWith('.ts') && existsSync(prebuiltWorkflowBundlePath)) return { workflowBundle: { codePath: prebuiltWorkflowBundlePath } };
+  if (!runningFromSources && existsSync(prebuiltWorkflowBundlePath)) return { workflowBundle: { codePath: prebuiltWorkflowBundlePath } };
   return { workflowsPath: resolveWorkflowsEntry() };
 }
 
@@ -55,12 +58,15 @@ export interface HeraldWorker {
   ownsConnection: boolean;
   /** Stops polling; attempts in flight get HERALD_SHUTDOWN_GRACE_MS to finish, then are cancelled (local ones too). */
   shutdown: () => void;
+  /** The client runs on this worker's NativeConnection, so workflows it starts can start eagerly on this worker. */
+  eagerWorkflowStart: boolean;
 }
 
 export async function createHeraldWorker(deps: WorkerDeps): Promise<HeraldWorker> {
   const ownsConnection = !deps.connection;
   const stopping = new AbortController();
   const connection = deps.connection ?? (await NativeConnection.connect(await temporalConnectionOptions(deps.config)));
+  const eagerWorkflowStart = deps.temporal.connection === connection;
   const worker = await Worker.create({
     connection,
     namespace: deps.config.TEMPORAL_NAMESPACE,
@@ -73,7 +79,7 @@ export async function createHeraldWorker(deps: WorkerDeps): Promise<HeraldWorker
       logger: deps.logger,
       healthReportsPerRun: deps.healthReportsPerRun,
       shutdownSignal: stopping.signal,
-      eagerWorkflowStart: deps.temporal.connection === connection,
+      eagerWorkflowStart,
     }),
     maxConcurrentActivityTaskExecutions: deps.config.HERALD_WORKER_MAX_ACTIVITIES,
     // First attempts run as local activities: the same budget of concurrent HTTP requests.
@@ -91,5 +97,5 @@ export async function createHeraldWorker(deps: WorkerDeps): Promise<HeraldWorker
     worker.shutdown();
     setTimeout(() => stopping.abort(), deps.config.HERALD_SHUTDOWN_GRACE_MS).unref();
   };
-  return { worker, connection, ownsConnection, shutdown };
+  return { worker, connection, ownsConnection, shutdown, eagerWorkflowStart };
 }
