@@ -4,7 +4,7 @@ import { loadEndpointForDelivery } from '../src/core/endpoints.js';
 import type { HttpAttemptResult } from '../src/core/http-delivery.js';
 import { nextRetryDelayMs, parseRetryAfter, retryDelaysMs } from '../src/core/retry-schedule.js';
 import { sendSignedRequest } from '../src/core/signed-request.js';
-import { publishEvent } from '../src/core/publish.js';
+import { publishOperationalEvent } from '../src/core/publish.js';
 import { dispatchEventBatch } from '../src/core/dispatch.js';
 import { reportAttemptToHealth } from './health.js';
 import { keepAlive } from './keep-alive.js';
@@ -190,9 +190,9 @@ export function createDeliveryActivities(deps: ActivityDeps) {
       if (!delivery) return { attempts: 0, last_status_code: null, last_error: null };
       // A failed delivery_failed notice never announces itself, or a dead receiver would loop forever.
       if (input.reason !== 'endpoint_disabled' && delivery.event_type !== 'v1.webhook.delivery_failed') {
-        await publishEvent(deps.dispatch, {
+        await publishOperationalEvent(deps.dispatch, {
           tenantId: delivery.tenant_id,
-          eventType: 'v1.webhook.delivery_failed',
+          type: 'v1.webhook.delivery_failed',
           data: {
             delivery_id: input.deliveryId,
             event_id: delivery.event_id,
@@ -201,7 +201,7 @@ export function createDeliveryActivities(deps: ActivityDeps) {
             attempts: delivery.attempts,
             last_error: delivery.last_error,
           },
-          idempotencyKey: `herald:delivery_failed:${input.deliveryId}`,
+          occurrence: input.deliveryId,
         });
       }
       return { attempts: delivery.attempts, last_status_code: delivery.last_status_code, last_error: delivery.last_error };

@@ -1,6 +1,6 @@
 import type { ActivityDeps } from './index.js';
 import { setEndpointActive } from '../src/core/endpoints.js';
-import { publishEvent } from '../src/core/publish.js';
+import { publishOperationalEvent } from '../src/core/publish.js';
 import {
   attemptFailedHealthSignal,
   attemptSucceededSignal,
@@ -43,12 +43,12 @@ export function createHealthActivities(deps: ActivityDeps) {
       const [endpoint] = await deps.sql<{ disabled_at: Date; disabled_reason: string | null }[]>`select disabled_at, disabled_reason from endpoints where id = ${input.endpointId}`;
       // Already disabled for another reason (an operator got there first): that disable was announced then.
       if (!result.changed && endpoint?.disabled_reason !== input.reason) return;
-      await publishEvent(deps.dispatch, {
+      await publishOperationalEvent(deps.dispatch, {
         tenantId: input.tenantId,
-        eventType: 'v1.endpoint.disabled',
+        type: 'v1.endpoint.disabled',
         data: { endpoint_id: input.endpointId, reason: input.reason, consecutive_failures: input.consecutiveFailures, last_error: input.lastError },
         // One notice per deactivation, however often this activity is retried.
-        idempotencyKey: `herald:endpoint_disabled:${input.endpointId}:${endpoint?.disabled_at?.toISOString()}`,
+        occurrence: `${input.endpointId}:${endpoint?.disabled_at?.toISOString()}`,
         excludeEndpointIds: [input.endpointId],
       });
     },

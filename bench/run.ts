@@ -43,7 +43,7 @@ for (const pair of args.sizes ? args.sizes.split(',') : []) {
 }
 const concurrency = Number(args.concurrency);
 const publishConcurrency = Number(args['publish-concurrency']);
-const wanted = args.scenario === 'all' ? ['floor', 'throughput', 'latency', 'fanout', 'retry', 'health'] : args.scenario!.split(',');
+const wanted = args.scenario === 'all' ? ['floor', 'throughput', 'latency', 'fanout', 'retry', 'health', 'hostile'] : args.scenario!.split(',');
 
 interface ScenarioResult {
   scenario: string;
@@ -268,6 +268,67 @@ function fileMegabytes(file: string): number {
   return bytes / 1024 / 1024;
 }
 
+/**
+ * Hostile input (issue 19): publishes whose `data` nests 100,000 levels deep (about 200 KB) must be refused in
+ * milliseconds, and must not slow /healthz while 20 of them run at once. Baselines from the same run: the same
+ * request with shallow data (accepted), and /healthz with nothing else running.
+ */
+async function hostileInput(api: ReturnType<typeof apiCaller>) {
+  const tenant = await setupTenant(api, 'bench-hostile', 1);
+  const depth = 100_000;
+  const deep = `{"event_type":"v1.bench.tick","data":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+  const shallow = `{"event_type":"v1.bench.tick","data":{"pad":"${'x'.repeat(deep.length - 60)}"}}`;
+  const pool = new Pool(stack!.apiUrl, { connections: 24, pipelining: 1 });
+  const send = async (body: string) => {
+    const started = performance.now();
+    const response = await pool.request({ method: 'POST', path: `/v1/tenants/${tenant.id}/events`, headers: { authorization: `Bearer ${tenant.key}`, 'content-type': 'application/json' }, body });
+    const text = await response.body.text();
+    return { ms: performance.now() - started, status: response.statusCode, code: response.statusCode === 422 ? JSON.parse(text).error.code : undefined };
+  };
+  const healthz = async () => {
+    const started = performance.now();
+    const response = await pool.request({ method: 'GET', path: '/healthz' });
+    await response.body.dump();
+    return performance.now() - started;
+  };
+  const rounds = quick ? 10 : 50;
+  const deepMs: number[] = [];
+  const shallowMs: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const refused = await send(deep);
+    if (refused.code !== 'too_deep') throw new Error(`a deep body was answered ${refused.status} ${refused.code}`);
+    deepMs.push(refused.ms);
+    shallowMs.push((await send(shallow)).ms);
+  }
+  const idleHealth: number[] = [];
+  for (let round = 0; round < rounds; round++) idleHealth.push(await healthz());
+  const floodHealth: number[] = [];
+  let flooding = true;
+  const probe = (async () => {
+    while (flooding) floodHealth.push(await healthz());
+  })();
+  const floods = await Promise.all(Array.from({ length: 20 }, () => send(deep)));
+  flooding = false;
+  await probe;
+  await pool.close();
+  const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
+  const round1 = (value: number) => Math.round(value * 10) / 10;
+  return {
+    figures: {
+      deep_p50_ms: round1(percentile(sorted(deepMs), 50)),
+      deep_max_ms: round1(Math.max(...deepMs)),
+      shallow_same_size_p50_ms: round1(percentile(sorted(shallowMs), 50)),
+      flood_of_20_max_ms: round1(Math.max(...floods.map((flood) => flood.ms))),
+      healthz_idle_p50_ms: round1(percentile(sorted(idleHealth), 50)),
+      healthz_during_flood_p50_ms: round1(percentile(sorted(floodHealth), 50)),
+      healthz_during_flood_max_ms: round1(Math.max(...floodHealth)),
+      healthz_probes_during_flood: floodHealth.length,
+    },
+    expected: 0,
+    since: performance.timeOrigin + performance.now(),
+  };
+}
+
 async function databaseMegabytes(): Promise<number> {
   const [row] = await stack!.sql<{ bytes: string }[]>`select pg_database_size(current_database())::text as bytes`;
   return Number(row!.bytes) / 1024 / 1024;
@@ -290,6 +351,7 @@ try {
     if (wanted.includes('fanout')) await measured('fan-out', () => fanout(api));
     if (wanted.includes('retry')) await measured('retry load', () => retryLoad(api));
     if (wanted.includes('health')) await measured('health signals', healthSignals);
+    if (wanted.includes('hostile')) await measured('hostile input', () => hostileInput(api));
     await api.close();
   }
 } finally {

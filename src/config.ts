@@ -40,8 +40,43 @@ export const configSchema = z.object({
       return entries;
     })
     .default([]),
-  /** Failed authentications one client address may make per minute before it is answered 429. */
+  /**
+   * Failed authentications per minute, counted per client address and per presented key prefix across all API
+   * processes (in PostgreSQL), before requests without a valid key are answered 429. A valid key is never refused.
+   */
   HERALD_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(20),
+  /**
+   * Which proxies may set X-Forwarded-For (Express's `trust proxy`): empty (default) trusts none, so the client
+   * address is the socket's; a number of hops; or comma-separated addresses, CIDRs or `loopback`, `linklocal`, `uniquelocal`.
+   */
+  HERALD_TRUST_PROXY: z
+    .string()
+    .transform((text, context): false | number | string[] => {
+      const value = text.trim();
+      if (value === '' || value === 'false' || value === 'none') return false;
+      if (/^\d+$/.test(value)) return Number(value);
+      const entries = value.split(',').map((entry) => entry.trim()).filter(Boolean);
+      for (const entry of entries) {
+        if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) continue;
+        try {
+          parseCidr(entry.includes('/') ? entry : `${entry}/${entry.includes(':') ? 128 : 32}`);
+        } catch (error) {
+          context.addIssue({ code: 'custom', message: `${entry}: ${(error as Error).message}` });
+        }
+      }
+      return entries;
+    })
+    .default(false),
+  /** Deepest nesting of arrays and objects a JSON request body may have (422 too_deep beyond, before it is parsed). */
+  HERALD_MAX_JSON_DEPTH: z.coerce.number().int().min(8).max(1000).default(64),
+  /** Test sends (`POST …/endpoints/:id/test` and `/v1/webhooks/test`) per tenant per minute. */
+  HERALD_TEST_SENDS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(10),
+  /** Active (unrevoked) API keys a tenant may have. */
+  HERALD_MAX_API_KEYS_PER_TENANT: z.coerce.number().int().min(1).max(10_000).default(20),
+  /** HTTP server timeouts: the request's headers, the whole request, and an idle keep-alive connection. */
+  HERALD_HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  HERALD_HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  HERALD_HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
   /** How long a stopping worker lets attempts run (then cancels and hands them back), and a stopping API drains requests. */
   HERALD_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(35_000),
   HERALD_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(256 * 1024),

@@ -425,14 +425,15 @@ describe('endpoints', () => {
 
     it('setEndpointActive says whether the state changed and keeps the first disable time and reason', async () => {
       const created = await create({});
-      expect(await setEndpointActive(stack.sql, tenant.id, created.body.id, false, 'consecutive_failures')).toEqual({ changed: true });
+      const disabled = await setEndpointActive(stack.sql, tenant.id, created.body.id, false, 'consecutive_failures');
+      expect(disabled).toMatchObject({ changed: true, disabled_at: expect.any(Date) });
       const first = await call('GET', `${base}/${created.body.id}`, { key: tenant.apiKey });
       expect(first.body).toMatchObject({ active: false, disabled_reason: 'consecutive_failures' });
-      expect(await setEndpointActive(stack.sql, tenant.id, created.body.id, false, 'manual')).toEqual({ changed: false });
+      expect(await setEndpointActive(stack.sql, tenant.id, created.body.id, false, 'manual')).toMatchObject({ changed: false, disabled_at: disabled!.disabled_at });
       const second = await call('GET', `${base}/${created.body.id}`, { key: tenant.apiKey });
       expect(second.body).toMatchObject({ disabled_reason: 'consecutive_failures', disabled_at: first.body.disabled_at });
-      expect(await setEndpointActive(stack.sql, tenant.id, created.body.id, true)).toEqual({ changed: true });
-      expect(await setEndpointActive(stack.sql, tenant.id, created.body.id, true)).toEqual({ changed: false });
+      expect(await setEndpointActive(stack.sql, tenant.id, created.body.id, true)).toMatchObject({ changed: true, disabled_at: null });
+      expect(await setEndpointActive(stack.sql, tenant.id, created.body.id, true)).toMatchObject({ changed: false, disabled_at: null });
       expect(await setEndpointActive(stack.sql, 'ten_01J7W9S4TSQ0T4SH43JYB9W5R8', created.body.id, false)).toBeUndefined();
     });
   });

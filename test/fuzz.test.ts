@@ -4,7 +4,7 @@ import { buildOpenApiDocument } from '../src/api/openapi.js';
 import { startTestStack, type TestStack } from './helpers/stack.js';
 import { apiClient, createEventType, createTenant } from './helpers/api.js';
 import { createEndpoint, publish } from './helpers/deliveries.js';
-import { createFuzzer, sendFuzzRequests, type FuzzContext } from './helpers/openapi-fuzz.js';
+import { createFuzzer, sendFuzzRequests, summarizeOutcomes, targetedKinds, type FuzzContext } from './helpers/openapi-fuzz.js';
 
 /** FUZZ_REQUESTS and FUZZ_SEED make a longer or a repeated run. */
 const requestCount = Number(process.env.FUZZ_REQUESTS ?? 10_000);
@@ -27,7 +27,14 @@ describe('the API under generated requests from its OpenAPI document', () => {
     const endpoint = await createEndpoint(call, tenant, { url: 'http://127.0.0.1:9/hook', event_types: [eventType] });
     const event = await publish(call, tenant, eventType, { n: 1 });
     const keys = await call('GET', `/v1/tenants/${tenant.id}/api-keys`);
+    // For the targeted classes only: the generated requests never see these ids, so cannot delete or change them.
+    const stableEventType = 'v1.fuzz.stable';
+    await createEventType(call, stableEventType);
+    const stableEndpoint = await createEndpoint(call, tenant, { url: 'http://127.0.0.1:9/stable', event_types: [stableEventType] });
     context = {
+      adminKey: stack.adminKey,
+      stable: { tenant_id: tenant.id, endpoint_id: stableEndpoint.id, event_id: event.event_id, delivery_id: event.deliveries[0].delivery_id, name: stableEventType },
+      maxJsonDepth: stack.config.HERALD_MAX_JSON_DEPTH,
       ids: {
         tenant_id: [tenant.id, other.id],
         endpoint_id: [endpoint.id],
@@ -44,12 +51,19 @@ describe('the API under generated requests from its OpenAPI document', () => {
     await stack?.stop();
   });
 
-  it(`answers ${requestCount} generated requests without a 5xx, every 4xx in the error shape`, async () => {
+  it(`answers ${requestCount} generated requests without a 5xx, every 4xx in the error shape, and each targeted class (deep bodies, date edges, herald: idempotency keys, protected header names, operational event types) with its 422`, async () => {
     const document = buildOpenApiDocument();
     const fuzzer = createFuzzer(document, context);
     expect(fuzzer.operations.length).toBeGreaterThanOrEqual(25);
+    expect(fuzzer.targetedKinds).toEqual([...targetedKinds]);
+    const started = Date.now();
     const requests = fc.sample(fuzzer.request, { numRuns: requestCount, seed });
+    const generatedMs = Date.now() - started;
     const outcomes = await sendFuzzRequests(stack.apiUrl, requests, { concurrency: 8, timeoutMs: 20_000 });
+    const summary = summarizeOutcomes(outcomes);
+    console.log(`fuzz: ${requestCount} requests (seed ${seed}) generated in ${generatedMs} ms, answered in ${Date.now() - started - generatedMs} ms; by kind and status: ${JSON.stringify(summary)}`);
+    // Every targeted class was sent, often enough to have met its check more than by chance.
+    for (const kind of targetedKinds) expect(Object.values(summary[kind] ?? {}).reduce((sum, count) => sum + count, 0), kind).toBeGreaterThanOrEqual(Math.min(20, requestCount / 500));
 
     const byOperation = new Map<string, Set<number>>();
     for (const outcome of outcomes) byOperation.set(outcome.request.operation, (byOperation.get(outcome.request.operation) ?? new Set()).add(outcome.status));

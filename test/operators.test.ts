@@ -255,7 +255,7 @@ describe('operators: inspect, replay, recover, test', () => {
     expect(await expectStatus(post(`/endpoints/${endpoint.id}/test`), 200)).toMatchObject({ success: true, status_code: 204, response_excerpt: '' });
   });
 
-  it('tests an unregistered URL through /v1/webhooks/test, under the URL policy and a per-key rate limit', async () => {
+  it('tests an unregistered URL through /v1/webhooks/test, under the URL policy and the per-tenant test-send limit', async () => {
     const target = await receiver(answer(200, 'hello'));
     const keyed = await createTenant(call, { name: 'Tester' });
     const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';

@@ -92,9 +92,9 @@ describe('URL policy: host names', () => {
   it('refuses names resolving to a forbidden address, even one among public ones', async () => {
     const resolve = fakeResolver({ 'internal.example': ['10.0.0.5'], 'mixed.example': [publicV4, '127.0.0.1'], 'v6.example': ['::ffff:192.168.1.1'], 'public.example': [publicV4, publicV6] });
     const policy = createUrlPolicy({ devMode: false, resolve });
-    expect(await policy.destinationIssue('https://internal.example/hook', { allowHttp: false })).toMatch(/internal\.example resolves to 10\.0\.0\.5, a private/);
-    expect(await policy.destinationIssue('https://mixed.example/hook', { allowHttp: false })).toMatch(/127\.0\.0\.1, a loopback/);
-    expect(await policy.destinationIssue('https://v6.example/hook', { allowHttp: false })).toMatch(/192\.168\.1\.1, a private/);
+    expect(await policy.destinationIssue('https://internal.example/hook', { allowHttp: false })).toMatch(/^internal\.example resolves to a non-public address/);
+    expect(await policy.destinationIssue('https://mixed.example/hook', { allowHttp: false })).toMatch(/^mixed\.example resolves to a non-public address/);
+    expect(await policy.destinationIssue('https://v6.example/hook', { allowHttp: false })).toMatch(/^v6\.example resolves to a non-public address/);
     expect(await policy.destinationIssue('https://public.example/hook', { allowHttp: false })).toBeUndefined();
   });
 
@@ -142,7 +142,7 @@ describe('URL policy at connect time', () => {
     const before = target.requests.length;
     const result = await send(url, createDeliveryAgent(policy));
     expect(result).toMatchObject({ ok: false, statusCode: null, errorClass: 'blocked' });
-    expect(result.errorMessage).toContain('rebind.example resolves to 127.0.0.1, a loopback address');
+    expect(result.errorMessage).toContain('rebind.example resolves to a non-public address');
     expect(resolve.calls).toEqual(['rebind.example', 'rebind.example']);
     expect(target.requests.length).toBe(before);
   });

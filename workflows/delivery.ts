@@ -13,6 +13,7 @@ import {
 import type { HeraldActivities } from '../activities/index.js';
 import type { AttemptOutcome } from '../activities/delivery.js';
 import { HeraldDeliveryStatus } from './search-attributes.js';
+import { bookkeepingRetryPolicy } from './retry-policies.js';
 
 export type DeliveryStatus = 'pending' | 'delivering' | 'retrying' | 'delivered' | 'failed';
 
@@ -71,7 +72,7 @@ export const nonRetryableDeliveryFailures = {
   deliveryNotFound: 'DeliveryNotFound',
 } as const;
 
-const { finishFailedDelivery } = proxyActivities<HeraldActivities>({ startToCloseTimeout: '1m' });
+const { finishFailedDelivery } = proxyActivities<HeraldActivities>({ startToCloseTimeout: '1m', retry: bookkeepingRetryPolicy });
 
 /** The endpoint's schedule as a Temporal retry policy: failed attempts name their own nextRetryDelay. */
 const attemptActivity = (maximumAttempts: number) =>

@@ -1,5 +1,6 @@
 import { continueAsNew, proxyActivities } from '@temporalio/workflow';
 import type { HeraldActivities } from '../activities/index.js';
+import { bookkeepingRetryPolicy } from './retry-policies.js';
 
 export interface FanoutWorkflowInput {
   eventId: string;
@@ -16,7 +17,7 @@ const batchesPerRun = 20;
 const { dispatchEventDeliveries } = proxyActivities<HeraldActivities>({
   startToCloseTimeout: '5m',
   heartbeatTimeout: '30s',
-  retry: { initialInterval: '1s', maximumInterval: '30s' },
+  retry: { ...bookkeepingRetryPolicy, maximumInterval: '30s' },
 });
 
 /**

@@ -1,5 +1,6 @@
 import { allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { HeraldActivities } from '../activities/index.js';
+import { bookkeepingRetryPolicy } from './retry-policies.js';
 
 /**
  * One long-running workflow per endpoint counts consecutive failed attempts across all of its
@@ -106,7 +107,7 @@ export function initialHealthState(settings: Partial<HealthSettings> = {}): Heal
   };
 }
 
-const { deactivateEndpoint, clearHealthAttention } = proxyActivities<HeraldActivities>({ startToCloseTimeout: '1m' });
+const { deactivateEndpoint, clearHealthAttention } = proxyActivities<HeraldActivities>({ startToCloseTimeout: '1m', retry: bookkeepingRetryPolicy });
 
 export async function endpointHealthWorkflow(input: EndpointHealthInput): Promise<void> {
   const state = input.state ?? initialHealthState();
@@ -188,7 +189,8 @@ export async function endpointHealthWorkflow(input: EndpointHealthInput): Promis
     if (streakEndedAt !== undefined) {
       const before = streakEndedAt;
       streakEndedAt = undefined;
-      if (state.consecutive_failures === 0) await clearHealthAttention({ endpointId: input.endpointId, before });
+      // Given up after its retries: the flag stays set, which only means successes keep being reported.
+      if (state.consecutive_failures === 0) await clearHealthAttention({ endpointId: input.endpointId, before }).catch(() => {});
       continue;
     }
     if (pendingDeactivation) {
@@ -196,13 +198,18 @@ export async function endpointHealthWorkflow(input: EndpointHealthInput): Promis
       pendingDeactivation = undefined;
       state.disabled = true;
       state.disabled_reason = reason;
-      await deactivateEndpoint({
-        endpointId: input.endpointId,
-        tenantId: input.tenantId,
-        reason,
-        consecutiveFailures: state.consecutive_failures,
-        lastError: state.last_error,
-      });
+      try {
+        await deactivateEndpoint({
+          endpointId: input.endpointId,
+          tenantId: input.tenantId,
+          reason,
+          consecutiveFailures: state.consecutive_failures,
+          lastError: state.last_error,
+        });
+      } catch {
+        // Given up after its retries: the endpoint is still active, so the next failure tries again.
+        Object.assign(state, { disabled: false, disabled_reason: null });
+      }
       continue;
     }
     await condition(allHandlersFinished);

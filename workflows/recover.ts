@@ -1,5 +1,6 @@
 import { allHandlersFinished, condition, continueAsNew, defineQuery, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { HeraldActivities } from '../activities/index.js';
+import { bookkeepingRetryPolicy } from './retry-policies.js';
 
 /**
  * A recovery (Svix "recover"): replays every matching delivery of one endpoint, in batches, with a
@@ -33,7 +34,7 @@ const { replayRecoveryBatch, finishRecovery } = proxyActivities<HeraldActivities
   startToCloseTimeout: '5m',
   // The batch activity heartbeats, so a batch whose worker died is retried within seconds.
   heartbeatTimeout: '10s',
-  retry: { initialInterval: '1s', maximumInterval: '30s' },
+  retry: { ...bookkeepingRetryPolicy, maximumInterval: '30s' },
 });
 
 export async function recoverWorkflow(input: RecoverWorkflowInput): Promise<RecoveryProgress> {

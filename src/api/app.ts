@@ -5,7 +5,8 @@ import type { Config } from '../config.js';
 import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { authenticate } from './auth.js';
-import { errorMiddleware, HttpError, requireJsonBody, routeNotFound } from './errors.js';
+import { errorMiddleware, HttpError, routeNotFound } from './errors.js';
+import { installJsonBodyParser } from './json-body.js';
 import { buildOpenApiDocument, documentRoute, z } from './openapi.js';
 import { endpointRoutes } from './routes/endpoints.js';
 import { eventTypeRoutes } from './routes/event-types.js';
@@ -61,7 +62,8 @@ export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.set('trust proxy', 'loopback');
+  // Whose X-Forwarded-For is believed (HERALD_TRUST_PROXY, default nobody's): the client address counts failed logins.
+  app.set('trust proxy', deps.config.HERALD_TRUST_PROXY);
 
   app.get('/healthz', (_request, response) => {
     response.json({ status: 'ok' });
@@ -115,10 +117,10 @@ export function createApp(deps: ApiDeps): Express {
   });
   app.use('/docs', swaggerUi.serve, swaggerUi.setup(document, { customSiteTitle: 'Herald API' }));
 
-  // Authentication comes before the body is read: without a key nothing is parsed.
+  // Authentication comes before the body is read: without a key nothing is parsed. Bodies are read only by
+  // routes that take one (defineRoute), after their authorization.
   app.use('/v1', authenticate(deps));
-  app.use(requireJsonBody);
-  app.use(express.json({ limit: deps.config.HERALD_MAX_BODY_BYTES, type: 'application/json', strict: true }));
+  installJsonBodyParser(app, { maxBytes: deps.config.HERALD_MAX_BODY_BYTES, maxDepth: deps.config.HERALD_MAX_JSON_DEPTH });
   for (const router of routers) app.use(router);
 
   app.use(methodNotAllowed(app));

@@ -2,7 +2,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { Config } from '../config.js';
 import type { Sql } from '../db/client.js';
 import { hashApiKey, safeEqual } from '../core/crypto.js';
-import { createRateLimiter } from '../core/rate-limit.js';
+import { authFailureSubjects, createRateWindows } from '../core/rate-windows.js';
 import { HttpError, forbidden, notFound } from './errors.js';
 
 /**
@@ -30,42 +30,41 @@ function bearerToken(request: Request): string | undefined {
 
 /**
  * Sets `response.locals.principal` from `Authorization: Bearer <key>`; 401 when it is missing, unknown or revoked.
- * Brute force: a client address with HERALD_AUTH_FAILURES_PER_MINUTE failed attempts in the current minute is
- * answered 429 (rate_limited, Retry-After) for every request until the minute ends, before its key is even looked
- * at, so a blocked guesser learns nothing. A success does not reset the count (a tenant's own valid key must not
- * buy more guesses), and other addresses are not affected.
+ * Brute force: a request without a valid key counts one failure against its client address and against the prefix
+ * of the key it presented, shared by all API processes (src/core/rate-windows.ts). Past
+ * HERALD_AUTH_FAILURES_PER_MINUTE failures in the current minute such requests are answered 429 (rate_limited,
+ * Retry-After) until the minute ends. A request with a valid key is never refused, so a flood of bad keys from an
+ * address that many clients share (a proxy, a NAT) does not lock out the others. The client address is the
+ * socket's unless HERALD_TRUST_PROXY names the proxies whose X-Forwarded-For may be believed.
  */
 export function authenticate(deps: { sql: Sql; config: Pick<Config, 'HERALD_ADMIN_KEY'> & Partial<Pick<Config, 'HERALD_AUTH_FAILURES_PER_MINUTE'>> }): RequestHandler {
   const adminHash = deps.config.HERALD_ADMIN_KEY ? hashApiKey(deps.config.HERALD_ADMIN_KEY) : undefined;
-  const failures = createRateLimiter({ limit: deps.config.HERALD_AUTH_FAILURES_PER_MINUTE ?? 20, windowMs: 60_000 });
-  return async (request, response, next) => {
-    const client = request.ip ?? request.socket.remoteAddress ?? 'unknown';
-    const blocked = failures.peek(client);
-    if (!blocked.allowed) {
-      const seconds = Math.max(1, Math.ceil(blocked.retryAfterMs / 1000));
-      response.setHeader('retry-after', String(seconds));
-      throw new HttpError(429, 'rate_limited', `Too many failed authentications from this address; retry in ${seconds} s`, { retry_after_seconds: seconds });
-    }
-    const unauthorized = (message: string) => {
-      failures.take(client);
-      return unauthorizedError(message);
-    };
-    response.setHeader('www-authenticate', 'Bearer');
-    const token = bearerToken(request);
-    if (!token) throw unauthorized('Send an API key as Authorization: Bearer <key>');
+  const failures = createRateWindows(deps.sql, { limit: deps.config.HERALD_AUTH_FAILURES_PER_MINUTE ?? 20, windowMs: 60_000 });
+
+  const principalFor = async (token: string): Promise<Principal | undefined> => {
     const hash = hashApiKey(token);
     // Both sides are SHA-256 digests of equal length, compared in constant time.
-    if (adminHash && safeEqual(hash, adminHash)) {
-      response.locals.principal = { kind: 'admin' } satisfies Principal;
-      response.removeHeader('www-authenticate');
+    if (adminHash && safeEqual(hash, adminHash)) return { kind: 'admin' };
+    const [key] = await deps.sql<{ id: string; tenant_id: string }[]>`select id, tenant_id from api_keys where key_hash = ${hash} and revoked_at is null`;
+    return key && { kind: 'tenant', tenantId: key.tenant_id, keyId: key.id };
+  };
+
+  return async (request, response, next) => {
+    const token = bearerToken(request);
+    const principal = token ? await principalFor(token) : undefined;
+    if (principal) {
+      response.locals.principal = principal;
       next();
       return;
     }
-    const [key] = await deps.sql<{ id: string; tenant_id: string }[]>`select id, tenant_id from api_keys where key_hash = ${hash} and revoked_at is null`;
-    if (!key) throw unauthorized('The API key is not valid');
-    response.locals.principal = { kind: 'tenant', tenantId: key.tenant_id, keyId: key.id } satisfies Principal;
-    response.removeHeader('www-authenticate');
-    next();
+    response.setHeader('www-authenticate', 'Bearer');
+    const verdict = await failures.hit(authFailureSubjects(request.ip ?? request.socket.remoteAddress ?? 'unknown', token));
+    if (verdict.limited) {
+      const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
+      response.setHeader('retry-after', String(seconds));
+      throw new HttpError(429, 'rate_limited', `Too many failed authentications from this address or with this key; retry in ${seconds} s`, { retry_after_seconds: seconds });
+    }
+    throw unauthorizedError(token ? 'The API key is not valid' : 'Send an API key as Authorization: Bearer <key>');
   };
 }
 

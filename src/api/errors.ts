@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
+import { DomainError } from '../core/errors.js';
 import type { Logger } from '../logger.js';
 
 export type ErrorCode =
@@ -13,6 +14,7 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'validation_failed'
+  | 'too_deep'
   | 'rate_limited'
   | 'unavailable'
   | 'internal';
@@ -72,6 +74,7 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
 
 export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
+  if (error instanceof DomainError) return fromDomainError(error);
   if (error instanceof ZodError) return validationError(error, 'body');
   const bodyError = error as { type?: string; status?: number; limit?: number };
   if (bodyError?.type === 'entity.parse.failed') return new HttpError(400, 'invalid_json', 'The request body is not valid JSON');
@@ -84,16 +87,14 @@ export function toHttpError(error: unknown): HttpError {
   return new HttpError(500, 'internal', 'Internal error');
 }
 
-/** Bodies must be JSON when present; anything else is 415 before it is parsed. */
-export const requireJsonBody: RequestHandler = (request, _response, next) => {
-  const hasBody = Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
-  if (hasBody && !request.is('application/json')) {
-    next(new HttpError(415, 'unsupported_media_type', 'Send the body as application/json'));
-    return;
-  }
-  next();
-};
-
 export const routeNotFound: RequestHandler = (request, _response, next) => {
   next(new HttpError(404, 'not_found', `No route for ${request.method} ${request.path}`));
 };
+
+const statusOfDomainError = { invalid: [422, 'validation_failed'], conflict: [409, 'conflict'], not_found: [404, 'not_found'] } as const;
+
+/** The one mapping of core's domain errors to HTTP. */
+function fromDomainError(error: DomainError): HttpError {
+  const [status, code] = statusOfDomainError[error.kind];
+  return new HttpError(status, code, error.message, error.details);
+}

@@ -2,6 +2,7 @@ import { extendZodWithOpenApi, OpenAPIRegistry, OpenApiGeneratorV31, type RouteC
 import type { RequestHandler, Router } from 'express';
 import { z, type ZodType } from 'zod';
 import { validated, type RequestSchemas, type ValidatedHandler } from './validation.js';
+import { readJsonBody } from './json-body.js';
 
 /**
  * The OpenAPI 3.1 document, generated from the zod schemas the handlers validate with. Routes are
@@ -40,7 +41,7 @@ const errorDescriptions: Record<number, string> = {
   409: 'Conflict',
   413: 'The body is larger than HERALD_MAX_BODY_BYTES',
   415: 'The body is not application/json',
-  422: 'Validation failed; details name each field',
+  422: 'Validation failed (details name each field), or the body nests deeper than HERALD_MAX_JSON_DEPTH (too_deep)',
   429: 'Too many failed authentications from this address (see Retry-After)',
 };
 
@@ -104,18 +105,21 @@ export function documentRoute<S extends RequestSchemas>(spec: RouteSpec<S>): voi
   });
 }
 
-/** Mounts `handler` (after `spec.before`, with the request validated against `spec.request`) and documents it. */
+/** Mounts `handler` (after reading the body when the route takes one, then `spec.before`, with the request validated against `spec.request`) and documents it. */
 export function defineRoute<S extends RequestSchemas>(router: Router, spec: RouteSpec<S>, handler: ValidatedHandler<S>): void {
   documentRoute(spec);
-  router[spec.method](spec.path, ...(spec.before ?? []), validated(spec.request ?? ({} as S), handler));
+  const request = spec.request ?? ({} as S);
+  // Only routes that take a body read one (after authentication, which runs for every /v1 path first).
+  router[spec.method](spec.path, ...(request.body ? [readJsonBody] : []), ...(spec.before ?? []), validated(request, handler));
 }
 
-/** Every documented route in Express syntax (`/v1/tenants/:tenant_id`) with who may call it. */
-export function documentedRoutes(): { method: HttpMethod; path: string; access: RouteSpec<RequestSchemas>['access'] }[] {
+/** Every documented route in Express syntax (`/v1/tenants/:tenant_id`) with who may call it and whether it takes a body. */
+export function documentedRoutes(): { method: HttpMethod; path: string; access: RouteSpec<RequestSchemas>['access']; hasBody: boolean }[] {
   return [...documented.values()].map((route) => ({
     method: route.method as HttpMethod,
     path: route.path.replace(/\{([A-Za-z0-9_]+)\}/g, ':$1'),
     access: route['x-herald-access'],
+    hasBody: route.request?.body !== undefined,
   }));
 }
 

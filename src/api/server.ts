@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import type { Server, ServerResponse } from 'node:http';
+import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
 import { connectDatabase } from '../db/client.js';
 import { migrate } from '../db/migrate.js';
@@ -20,7 +20,7 @@ export async function startApi(config: Config): Promise<RunningApi> {
   await migrate(sql);
   const temporal = await connectTemporalClient(config);
   const app = createApp({ config, sql, temporal, logger });
-  const server = app.listen(config.HERALD_API_PORT, config.HERALD_API_HOST);
+  const server = createHttpServer(app, config).listen(config.HERALD_API_PORT, config.HERALD_API_HOST);
   const drain = drainOnClose(server, config.HERALD_SHUTDOWN_GRACE_MS);
   await once(server, 'listening');
   const address = server.address();
@@ -37,6 +37,26 @@ export async function startApi(config: Config): Promise<RunningApi> {
       await sql.end({ timeout: 5 });
     },
   };
+}
+
+export type HttpTimeouts = Pick<Config, 'HERALD_HTTP_HEADERS_TIMEOUT_MS' | 'HERALD_HTTP_REQUEST_TIMEOUT_MS' | 'HERALD_HTTP_KEEP_ALIVE_TIMEOUT_MS'>;
+
+/**
+ * The API's HTTP server (not yet listening), with its timeouts from the config, so a client cannot hold a
+ * connection open by sending slowly: the request's headers must arrive within HERALD_HTTP_HEADERS_TIMEOUT_MS and
+ * the whole request within HERALD_HTTP_REQUEST_TIMEOUT_MS (Node answers 408 and closes the connection), and an idle
+ * keep-alive connection is closed after HERALD_HTTP_KEEP_ALIVE_TIMEOUT_MS. Node checks the first two on an interval
+ * (`connectionsCheckingInterval`, 30 s by default), which is set here to a fraction of the shortest timeout so a
+ * timeout takes effect close to when it is due. The production API and the tests' stacks both start theirs here.
+ */
+export function createHttpServer(app: RequestListener, config: HttpTimeouts): Server {
+  const requestTimeout = config.HERALD_HTTP_REQUEST_TIMEOUT_MS;
+  // Node refuses a headers timeout longer than the request timeout; the request timeout bounds the headers too.
+  const headersTimeout = Math.min(config.HERALD_HTTP_HEADERS_TIMEOUT_MS, requestTimeout);
+  const connectionsCheckingInterval = Math.min(1000, Math.max(50, Math.floor(headersTimeout / 4)));
+  const server = createServer({ headersTimeout, requestTimeout, connectionsCheckingInterval }, app);
+  server.keepAliveTimeout = config.HERALD_HTTP_KEEP_ALIVE_TIMEOUT_MS;
+  return server;
 }
 
 /**

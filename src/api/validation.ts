@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import type { z, ZodError, ZodType } from 'zod';
 import { HttpError } from './errors.js';
+import type { FieldIssue } from '../core/errors.js';
 
 /**
  * Request validation: every handler states zod schemas for its path parameters, query and body, and
@@ -10,11 +11,7 @@ import { HttpError } from './errors.js';
 
 export type Location = 'path' | 'query' | 'body';
 
-export interface FieldIssue {
-  field: string;
-  message: string;
-  code: string;
-}
+export type { FieldIssue };
 
 export interface RequestSchemas {
   params?: ZodType;

@@ -6,7 +6,8 @@ import { allEventTypes, testEventType, unknownEventTypes } from './event-catalog
 import { newId } from './ids.js';
 import { destinationUrlIssue, type UrlPolicy } from './url-policy.js';
 import type { RetrySchedule } from './retry-schedule.js';
-import { isKnownProfile, resolveProfile, type SignatureProfile, type SignatureSettings } from './signing.js';
+import { protectedHeaderIssue, protectedHeaderNames } from './http-headers.js';
+import { isKnownProfile, resolveProfile, signsTimestamp, type SignatureProfile, type SignatureSettings } from './signing.js';
 
 /**
  * Endpoints: where a tenant's events go, how they are signed and wrapped, and how hard Herald tries.
@@ -56,12 +57,12 @@ export interface RuleIssue {
   code: string;
 }
 
-/** Headers a custom header may not set: Herald writes them itself (body framing, identity, signatures). */
+/**
+ * Headers a custom header may not set: HTTP's and Herald's own (protectedHeaderNames, which the request schemas
+ * refuse already, for signature header names too) and every built-in profile's signature headers.
+ */
 export const reservedHeaderNames = [
-  'content-type',
-  'content-length',
-  'host',
-  'user-agent',
+  ...protectedHeaderNames,
   'webhook-id',
   'webhook-timestamp',
   'webhook-signature',
@@ -79,6 +80,32 @@ function signatureHeaderNames(signature: SignatureSettings, extraProfiles?: Reco
   return [profile.idHeader, profile.timestampHeader, profile.clientIdHeader, profile.signature?.header, ...Object.keys(profile.extraHeaders ?? {})].filter(
     (name): name is string => Boolean(name),
   );
+}
+
+export interface EndpointWarning {
+  code: 'timestamp_not_signed';
+  message: string;
+}
+
+/**
+ * What an endpoint's receiver should know about its settings, though they are allowed: an empty list when
+ * nothing. A profile that signs no timestamp (timestamped-body, body-hex) is what those vendors do, but a
+ * receiver's staleness check cannot catch a replay there.
+ */
+export function endpointWarnings(signature: SignatureSettings, extraProfiles?: Record<string, SignatureProfile>): EndpointWarning[] {
+  let profile: SignatureProfile;
+  try {
+    profile = resolveProfile(signature, extraProfiles);
+  } catch {
+    return []; // a profile removed from the configuration since; nothing to say about its signature
+  }
+  if (!profile.signature || signsTimestamp(profile)) return [];
+  return [
+    {
+      code: 'timestamp_not_signed',
+      message: `the ${signature.profile} profile does not sign the delivery's timestamp, so a receiver's staleness check cannot refuse a replayed delivery; receivers should deduplicate on the delivery id in the body`,
+    },
+  ];
 }
 
 /**
@@ -122,7 +149,7 @@ export async function endpointRuleIssues(
   }
   const reserved = new Set([...reservedHeaderNames, ...profileHeaders.map((name) => name.toLowerCase())]);
   for (const name of Object.keys(settings.headers)) {
-    if (reserved.has(name.toLowerCase())) {
+    if (reserved.has(name.toLowerCase()) || protectedHeaderIssue(name)) {
       issues.push({ field: `body.headers.${name}`, message: `${name} is set by Herald and cannot be overridden`, code: 'reserved_header' });
     }
   }
@@ -265,8 +292,8 @@ export async function setEndpointActive(
   endpointId: string,
   active: boolean,
   reason?: string,
-): Promise<{ changed: boolean } | undefined> {
-  const [row] = await sql<{ was_active: boolean }[]>`
+): Promise<{ changed: boolean; disabled_at: Date | null; updated_at: Date } | undefined> {
+  const [row] = await sql<{ was_active: boolean; disabled_at: Date | null; updated_at: Date }[]>`
     update endpoints e set
       active = ${active},
       disabled_reason = ${active ? null : sql`case when old.active then ${reason ?? 'manual'} else coalesce(old.disabled_reason, ${reason ?? 'manual'}) end`},
@@ -274,8 +301,8 @@ export async function setEndpointActive(
       updated_at = now()
     from endpoints old
     where e.id = old.id and e.tenant_id = ${tenantId} and e.id = ${endpointId} and e.deleted_at is null
-    returning old.active as was_active`;
-  return row && { changed: row.was_active !== active };
+    returning old.active as was_active, e.disabled_at, e.updated_at`;
+  return row && { changed: row.was_active !== active, disabled_at: row.disabled_at, updated_at: row.updated_at };
 }
 
 /**

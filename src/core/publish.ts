@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Sql } from '../db/client.js';
-import { conflict, unprocessable } from '../api/errors.js';
+import { Conflict, Invalid } from './errors.js';
+import { validateEventData } from './event-catalog.js';
+import { isOperationalEventType, noticeKey, reservedIdempotencyKeyPrefix, type OperationalNotice, type PublishedOperationalType } from './operational-events.js';
 import { deliveryIdFor, newId } from './ids.js';
 import { retryDelaysMs, type RetrySchedule } from './retry-schedule.js';
 import { dispatchEvent, type DispatchDeps, type DeliveryToStart } from './dispatch.js';
@@ -22,16 +24,44 @@ export interface PublishResult {
   deliveries: { delivery_id: string; endpoint_id: string }[];
 }
 
-/** Events that are never fanned out to subscriptions. */
-export const unsubscribableEventTypes = new Set(['v1.webhook.test']);
 const listedDeliveries = 100;
 const idempotencyWindowHours = 24;
+
+/**
+ * Whose idempotency namespace a publish uses. A tenant's reused key with another body is a conflict; Herald's keys
+ * name the state change a notice announces, so a reused one means the notice is already out.
+ */
+type Idempotency = { scope: 'tenant'; key: string } | { scope: 'herald'; key: string };
 
 class IdempotencyRace extends Error {}
 
 /** A stable hash of what was asked, so a reused Idempotency-Key with another body is caught. */
-export function publishRequestHash(input: PublishInput): string {
+export function publishRequestHash(input: Pick<PublishInput, 'eventType' | 'data' | 'traceId'>): string {
   return createHash('sha256').update(JSON.stringify([input.eventType, input.data, input.traceId ?? null])).digest('hex');
+}
+
+/**
+ * A tenant's publish. Herald's operational event types are refused (receivers must be able to trust them), and so
+ * are idempotency keys in Herald's reserved `herald:` prefix; `data` must match its type's schema in the catalog.
+ */
+export async function publishEvent(deps: DispatchDeps, input: PublishInput): Promise<PublishResult> {
+  if (isOperationalEventType(input.eventType)) {
+    throw Invalid.field('body.event_type', `${input.eventType} is one of Herald's operational event types; only Herald publishes it`, 'reserved_event_type');
+  }
+  if (input.idempotencyKey?.startsWith(reservedIdempotencyKeyPrefix)) {
+    throw Invalid.field('headers.idempotency-key', `keys starting with "${reservedIdempotencyKeyPrefix}" are reserved for Herald`, 'reserved_idempotency_key');
+  }
+  await validateEventData(deps.sql, input.eventType, input.data);
+  return publish(deps, input, input.idempotencyKey === undefined ? undefined : { scope: 'tenant', key: input.idempotencyKey });
+}
+
+/** Herald's own notice (endpoint disabled, delivery failed…): published once per occurrence, however often it is retried. */
+export async function publishOperationalEvent<T extends PublishedOperationalType>(deps: DispatchDeps, notice: OperationalNotice<T>): Promise<PublishResult> {
+  return publish(
+    deps,
+    { tenantId: notice.tenantId, eventType: notice.type, data: notice.data, excludeEndpointIds: notice.excludeEndpointIds },
+    { scope: 'herald', key: noticeKey(notice) },
+  );
 }
 
 /**
@@ -39,12 +69,11 @@ export function publishRequestHash(input: PublishInput): string {
  * dispatches. Subscribed endpoints that are disabled get a delivery recorded as failed
  * (`endpoint_disabled`), never attempted, so it can be replayed once the endpoint is re-enabled.
  */
-export async function publishEvent(deps: DispatchDeps, input: PublishInput): Promise<PublishResult> {
-  if (unsubscribableEventTypes.has(input.eventType)) throw unprocessable(`${input.eventType} is sent by the test endpoint only and cannot be published`);
+async function publish(deps: DispatchDeps, input: Omit<PublishInput, 'idempotencyKey'>, idempotency: Idempotency | undefined): Promise<PublishResult> {
   const requestHash = publishRequestHash(input);
   for (let tries = 0; ; tries++) {
     try {
-      const { result, pending } = await storeEvent(deps.sql, input, requestHash);
+      const { result, pending } = await storeEvent(deps.sql, input, requestHash, idempotency);
       // Not awaited: the rows are the promise. If Temporal is slow or down the answer is not held
       // up, and whatever fails to start here stays undispatched for the sweeper.
       if (pending.length > 0) void dispatchEvent(deps, result.event_id, pending).catch(() => {});
@@ -56,15 +85,21 @@ export async function publishEvent(deps: DispatchDeps, input: PublishInput): Pro
   }
 }
 
-async function storeEvent(sql: Sql, input: PublishInput, requestHash: string): Promise<{ result: PublishResult; pending: DeliveryToStart[] }> {
+async function storeEvent(
+  sql: Sql,
+  input: Omit<PublishInput, 'idempotencyKey'>,
+  requestHash: string,
+  idempotency: Idempotency | undefined,
+): Promise<{ result: PublishResult; pending: DeliveryToStart[] }> {
   return sql.begin(async (tx) => {
-    if (input.idempotencyKey) {
-      await tx`delete from idempotency_keys where tenant_id = ${input.tenantId} and key = ${input.idempotencyKey} and created_at < now() - make_interval(hours => ${idempotencyWindowHours})`;
+    if (idempotency) {
+      const { scope, key } = idempotency;
+      await tx`delete from idempotency_keys where tenant_id = ${input.tenantId} and scope = ${scope} and key = ${key} and created_at < now() - make_interval(hours => ${idempotencyWindowHours})`;
       const [earlier] = await tx<{ request_hash: string; event_id: string }[]>`
-        select request_hash, event_id from idempotency_keys where tenant_id = ${input.tenantId} and key = ${input.idempotencyKey}`;
+        select request_hash, event_id from idempotency_keys where tenant_id = ${input.tenantId} and scope = ${scope} and key = ${key}`;
       if (earlier) {
-        if (earlier.request_hash !== requestHash) {
-          throw conflict('This Idempotency-Key was used with a different request body', { idempotency_key: input.idempotencyKey, event_id: earlier.event_id });
+        if (earlier.request_hash !== requestHash && scope === 'tenant') {
+          throw new Conflict('This Idempotency-Key was used with a different request body', { idempotency_key: key, event_id: earlier.event_id });
         }
         return { result: await describePublishedEvent(tx as unknown as Sql, earlier.event_id), pending: [] };
       }
@@ -102,10 +137,10 @@ async function storeEvent(sql: Sql, input: PublishInput, requestHash: string): P
                     ${tx.array(rows.map((row) => String(row.active)))}::boolean[], ${tx.array(rows.map((row) => row.max_attempts))}::int[])
              as d(id, endpoint_id, active, max_attempts)`;
     }
-    if (input.idempotencyKey) {
+    if (idempotency) {
       const stored = await tx`
-        insert into idempotency_keys (tenant_id, key, request_hash, event_id)
-        values (${input.tenantId}, ${input.idempotencyKey}, ${requestHash}, ${eventId})
+        insert into idempotency_keys (tenant_id, scope, key, request_hash, event_id)
+        values (${input.tenantId}, ${idempotency.scope}, ${idempotency.key}, ${requestHash}, ${eventId})
         on conflict do nothing returning key`;
       // Another request with the same key committed first: roll back and answer as it did.
       if (stored.length === 0) throw new IdempotencyRace();

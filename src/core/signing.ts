@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { safeEqual } from './crypto.js';
+import { headerMapSchema, headerNameSchema, headerValueSchema } from './http-headers.js';
 
 /**
  * The whole signing contract: what Herald puts in the headers of a delivery so that a receiver can
@@ -11,15 +12,17 @@ import { safeEqual } from './crypto.js';
 export const builtInProfileNames = ['standard-webhooks', 'timestamped', 'timestamped-body', 'body-hex', 'prefixed', 'unsigned'] as const;
 export type BuiltInProfileName = (typeof builtInProfileNames)[number];
 
-const headerName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name');
+// Header names and values are checked like an endpoint's custom headers (http-headers.ts): an override
+// cannot name Host, Content-Length, a hop-by-hop header…, and a value cannot carry CR/LF.
+const headerName = headerNameSchema;
 
 /** The `signature` field of an endpoint. */
 export const signatureSettingsSchema = z
   .object({
     profile: z.string().min(1).default('standard-webhooks'),
     headers: z.object({ id: headerName, timestamp: headerName, signature: headerName }).partial().strict().optional(),
-    user_agent: z.string().min(1).max(200).optional(),
-    client_id: z.string().min(1).max(200).optional(),
+    user_agent: headerValueSchema.max(200).optional(),
+    client_id: headerValueSchema.max(200).optional(),
   })
   .strict();
 
@@ -53,14 +56,12 @@ const signatureSpecSchema = z
   })
   .strict();
 
-const headerValue = z.string().regex(/^[\t\x20-\x7e]*$/, 'must be printable ASCII without line breaks');
-
 const profileShape = z
   .object({
     idHeader: headerName.optional(),
     timestampHeader: headerName.optional(),
     clientIdHeader: headerName.optional(),
-    extraHeaders: z.record(headerName, headerValue).default({}),
+    extraHeaders: headerMapSchema().default({}),
     /** Absent for a profile that sends no signature (the receiver authenticates some other way). */
     signature: signatureSpecSchema.optional(),
   })
@@ -81,6 +82,15 @@ function timestampInSignature(profile: SignatureProfile): boolean {
 
 function carriesTimestamp(profile: SignatureProfile): boolean {
   return profile.timestampHeader !== undefined || timestampInSignature(profile);
+}
+
+/**
+ * Whether the profile's signature covers the delivery's timestamp. When it does not (`timestamped-body`, seed 001;
+ * `body-hex`, seed 002; `unsigned`), a receiver cannot tell a replayed delivery from a fresh one: a `t=` it
+ * receives is not signed, so anyone replaying the request can rewrite it, and a staleness check on it is cosmetic.
+ */
+export function signsTimestamp(profile: SignatureProfile): boolean {
+  return profile.signature?.signedContent.includes('{timestamp}') === true;
 }
 
 /** Checks that a profile sends whatever its signed content refers to; otherwise no receiver could verify it. */
@@ -311,6 +321,7 @@ function headerReader(headers: Record<string, string | string[] | undefined>) {
 /**
  * Checks a received delivery against every secret the receiver holds (several during a rotation) and
  * returns what the headers said. Throws WebhookSignatureError when the delivery must be refused.
+ * The returned timestamp was held to the tolerance, but it proves freshness only when signsTimestamp(profile).
  */
 export function verifySignature(input: {
   profile: SignatureProfile;
@@ -334,6 +345,7 @@ export function verifySignature(input: {
     offered.timestamp ?? (profile.timestampHeader ? parseTimestamp(headers.required(profile.timestampHeader), `the ${profile.timestampHeader} header`) : undefined);
 
   // Without a timestamp (body-hex) a replay cannot be told apart; with one, both directions count, for clock skew.
+  // An unsigned one (timestamped-body's t=) is still held to the tolerance, as before, but proves nothing: see signsTimestamp.
   if (timestamp !== undefined && Math.abs(now - timestamp) > toleranceSeconds) {
     throw new WebhookSignatureError('stale_timestamp', `the timestamp is ${now - timestamp} s from now, beyond the ${toleranceSeconds} s tolerance`);
   }

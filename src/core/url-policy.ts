@@ -13,6 +13,10 @@ import ipaddr from 'ipaddr.js';
  * are refused, also in their IPv4-mapped IPv6 form, and so are cloud metadata services by address and
  * by name. HERALD_URL_ALLOWLIST names CIDRs of internal receivers that are allowed anyway (metadata
  * addresses never are).
+ *
+ * The reasons it gives reach tenants (422 answers, test-send answers, attempt logs). For a literal address they
+ * say what kind it is; for a name only that it "resolves to a non-public address", never to which address, so
+ * the policy cannot be used to map the deployment's internal DNS. (Dev mode refuses nothing, so it has nothing to hide.)
  */
 export interface UrlPolicyOptions {
   allowHttp: boolean;
@@ -52,10 +56,18 @@ export interface UrlPolicy {
   lookup: LookupFunction;
 }
 
-/** Thrown (as the connection's error) when a destination's address is refused; classified `blocked`. */
+/**
+ * Thrown (as the connection's error) when a destination's address is refused; classified `blocked`. Its message
+ * reaches tenants (API answers, attempt logs), so for a name it never says what the name resolved to: that would
+ * let a tenant map the deployment's internal DNS. `resolvedTo` keeps it for the process's own logs and tests.
+ */
 export class BlockedAddressError extends Error {
   readonly code = 'ERR_HERALD_BLOCKED_ADDRESS';
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The refused address a name resolved to, e.g. "127.0.0.1, a loopback address"; never in the message. */
+    readonly resolvedTo?: string,
+  ) {
     super(message);
     this.name = 'BlockedAddressError';
   }
@@ -117,8 +129,8 @@ export function createUrlPolicy(options: { devMode: boolean; allowlist?: readonl
     const name = rangeNames[range] ?? `special-purpose (${range === 'unicast' ? 'reserved' : range})`;
     return { shown, kind: `${/^[aeiou]/.test(name) ? 'an' : 'a'} ${name} address` };
   };
-  const explain = (kind: string) =>
-    kind === 'a cloud metadata address' ? kind : `${kind}; Herald delivers only to public addresses (allow internal receivers with HERALD_URL_ALLOWLIST)`;
+  const publicOnly = 'Herald delivers only to public addresses (allow internal receivers with HERALD_URL_ALLOWLIST)';
+  const explain = (kind: string) => (kind === 'a cloud metadata address' ? kind : `${kind}; ${publicOnly}`);
 
   const addressIssue = (text: string): string | undefined => {
     if (options.devMode) return undefined;
@@ -147,8 +159,9 @@ export function createUrlPolicy(options: { devMode: boolean; allowlist?: readonl
     if (!options.devMode) {
       for (const { address } of addresses) {
         const refused = refusal(address);
-        // One refused address refuses the name: a rebinding server may answer with a mix.
-        if (refused) throw new BlockedAddressError(`${host} resolves to ${refused.shown}, ${explain(refused.kind)}`);
+        // One refused address refuses the name: a rebinding server may answer with a mix. Which address, and of
+        // which kind, stays out of the message (internal DNS is not the tenant's to map).
+        if (refused) throw new BlockedAddressError(`${host} resolves to a non-public address; ${publicOnly}`, `${refused.shown}, ${refused.kind}`);
       }
     }
     return addresses;

@@ -8,6 +8,7 @@ import type { Sql } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { temporalConnectionOptions } from '../temporal/connection.js';
 import { createActivities } from '../../activities/index.js';
+import { domainErrorsAreFinal } from './domain-errors.js';
 
 export const workflowsPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../workflows/index');
 /** Written by `npm run build` (dist/workflow-bundle.js); only compiled code uses it. */
@@ -81,6 +82,7 @@ export async function createHeraldWorker(deps: WorkerDeps): Promise<HeraldWorker
       shutdownSignal: stopping.signal,
       eagerWorkflowStart,
     }),
+    interceptors: { activity: [domainErrorsAreFinal] },
     maxConcurrentActivityTaskExecutions: deps.config.HERALD_WORKER_MAX_ACTIVITIES,
     // First attempts run as local activities: the same budget of concurrent HTTP requests.
     maxConcurrentLocalActivityExecutions: deps.config.HERALD_WORKER_MAX_ACTIVITIES,

@@ -12,6 +12,7 @@ import { migrate } from '../../src/db/migrate.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import type { DestinationStream } from 'pino';
 import { createApp } from '../../src/api/app.js';
+import { createHttpServer } from '../../src/api/server.js';
 import { createHeraldWorker } from '../../src/worker/worker.js';
 
 let runtimeInstalled = false;
@@ -97,7 +98,8 @@ export async function startTestStack(
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const app = createApp({ config, sql: database.sql, temporal, logger });
-  const server: Server = app.listen(0, '127.0.0.1');
+  // The production server's settings (timeouts), on a free loopback port.
+  const server: Server = createHttpServer(app, config).listen(0, '127.0.0.1');
   await once(server, 'listening');
   const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 

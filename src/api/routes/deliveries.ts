@@ -5,6 +5,7 @@ import { notFound } from '../errors.js';
 import { defineRoute, z } from '../openapi.js';
 import { pageSchema, paginationQuerySchema, toPage } from '../pagination.js';
 import { tenantIdParams } from './tenants.js';
+import { apiDate } from '../dates.js';
 import { getDelivery, listAttempts, listDeliveries, listEndpointAttempts, type AttemptView, type DeliveryView } from '../../core/deliveries.js';
 import { deliveryWorkflowId, progressQuery } from '../../../workflows/delivery.js';
 import { queryLive } from '../../temporal/live-query.js';
@@ -60,7 +61,6 @@ const attemptView = (row: AttemptView) => row;
 
 const deliveryParams = tenantIdParams.extend({ delivery_id: z.string().max(100) });
 const endpointParams = tenantIdParams.extend({ endpoint_id: z.string().max(100) });
-const isoDate = z.coerce.date().openapi({ type: 'string', format: 'date-time' });
 
 export function deliveryRoutes(deps: ApiDeps): express.Router {
   const router = express.Router();
@@ -83,8 +83,8 @@ export function deliveryRoutes(deps: ApiDeps): express.Router {
           event_id: z.string().max(100).optional(),
           event_type: z.string().max(128).optional(),
           status: z.enum(deliveryStatuses).optional(),
-          since: isoDate.optional(),
-          until: isoDate.optional(),
+          since: apiDate.optional(),
+          until: apiDate.optional(),
         }),
       },
       responses: { 200: { description: 'A page of deliveries', schema: pageSchema(deliverySchema, 'DeliveryPage') } },
@@ -145,7 +145,7 @@ export function deliveryRoutes(deps: ApiDeps): express.Router {
       summary: "The endpoint's attempt log, newest first",
       tags,
       access: 'tenant',
-      request: { params: endpointParams, query: z.object({ limit: paginationQuerySchema.shape.limit, before: isoDate.optional() }) },
+      request: { params: endpointParams, query: z.object({ limit: paginationQuerySchema.shape.limit, before: apiDate.optional() }) },
       responses: { 200: { description: 'Attempts, newest first', schema: z.object({ data: z.array(attemptSchema), next_before: z.string().nullable() }).openapi('AttemptPage') } },
       errors: [404],
       before: [scope],

@@ -6,6 +6,7 @@ import {
   createEndpoint,
   deleteEndpoint,
   endpointRuleIssues,
+  endpointWarnings,
   getEndpoint,
   listEndpoints,
   rotateEndpointSecret,
@@ -15,9 +16,10 @@ import {
   type EndpointSettings,
 } from '../../core/endpoints.js';
 import { envelopeKindSchema } from '../../core/envelope.js';
+import { headerMapSchema } from '../../core/http-headers.js';
 import { allEventTypes, eventTypeNameMessage, eventTypeNamePattern } from '../../core/event-catalog.js';
 import { defaultRetrySchedule, retryScheduleSchema } from '../../core/retry-schedule.js';
-import { signatureSettingsSchema } from '../../core/signing.js';
+import { signatureSettingsSchema, type SignatureProfile } from '../../core/signing.js';
 import { tenantScope } from '../auth.js';
 import { notFound } from '../errors.js';
 import { defineRoute, withOpenApi, z } from '../openapi.js';
@@ -26,7 +28,7 @@ import { invalid } from '../validation.js';
 import { urlPolicyFromConfig } from '../../core/url-policy.js';
 import { tenantIdParams } from './tenants.js';
 import { endpointStats, healthSummaries, signalEndpointToggled, signalHealthSettingsChanged } from '../../core/endpoint-health.js';
-import { publishEvent } from '../../core/publish.js';
+import { publishOperationalEvent } from '../../core/publish.js';
 
 /** A tenant's endpoints: where its events are delivered, with secrets shown once and masked afterwards. */
 
@@ -43,9 +45,6 @@ const boundedDuration = (description: string, minMs: number, maxMs: number) =>
     return ms >= minMs && ms <= maxMs;
   }, `must be between ${formatDuration(minMs)} and ${formatDuration(maxMs)}`);
 
-const headerName = z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/, 'must be an HTTP header name');
-const headerValue = z.string().min(1).max(4096).regex(/^[\t\x20-\x7e]*$/, 'must be printable ASCII without line breaks');
-
 /** Each field once; the create body adds defaults, the update body makes them optional. */
 const fields = {
   url: z.string().min(1).max(2048).openapi({ description: 'Absolute https URL (http only with HERALD_ALLOW_HTTP=true), without credentials', example: 'https://example.com/webhooks' }),
@@ -56,8 +55,8 @@ const fields = {
     .max(200)
     .openapi({ description: 'Catalog event types, or ["*"] for all of them', example: ['v1.case.completed'] }),
   active: z.boolean(),
-  headers: z
-    .record(headerName, headerValue)
+  // The same names and values as the signature's header overrides (http-headers.ts).
+  headers: headerMapSchema()
     .refine((headers) => Object.keys(headers).length <= 50, 'at most 50 custom headers')
     .openapi({ description: "Custom headers sent with every delivery (values encrypted at rest, masked in answers); Herald's own headers cannot be overridden", example: { Authorization: 'Bearer receiver-token' } }),
   signature: withOpenApi(signatureSettingsSchema, 'SignatureSettings', { description: 'How deliveries are signed: a profile (default standard-webhooks) and optional header names, user agent and client id' }),
@@ -107,6 +106,13 @@ const rotateBody = z
 
 const disableBody = z.object({ reason: z.string().min(1).max(200).optional() }).strict().openapi('DisableEndpoint');
 
+const warningSchema = z
+  .object({
+    code: z.enum(['timestamp_not_signed']).openapi({ description: "timestamp_not_signed: the signature profile does not sign the delivery's timestamp (timestamped-body, body-hex), so receivers cannot refuse replays by age" }),
+    message: z.string(),
+  })
+  .openapi('EndpointWarning');
+
 const endpointParams = tenantIdParams.extend({ endpoint_id: z.string().max(100).openapi({ example: 'ep_01J7W9S4TSQ0T4SH43JYB9W5R8' }) });
 
 const endpointSchema = z
@@ -130,6 +136,10 @@ const endpointSchema = z
     disabled_at: z.string().nullable().openapi({ format: 'date-time' }),
     created_at: z.string().openapi({ format: 'date-time' }),
     updated_at: z.string().openapi({ format: 'date-time' }),
+    warnings: z
+      .array(warningSchema)
+      .optional()
+      .openapi({ description: 'Allowed settings the receiver should know about, e.g. a profile that does not sign the timestamp; absent when there are none' }),
   })
   .openapi('Endpoint');
 
@@ -172,7 +182,8 @@ export function maskHeaderValue(value: string): string {
   return value.length >= 8 ? `****${value.slice(-4)}` : '****';
 }
 
-function endpointView(endpoint: EndpointRecord, options: { showSecret?: boolean } = {}) {
+function endpointView(endpoint: EndpointRecord, options: { showSecret?: boolean; extraProfiles?: Record<string, SignatureProfile> } = {}) {
+  const warnings = endpointWarnings(endpoint.signature, options.extraProfiles);
   return {
     id: endpoint.id,
     tenant_id: endpoint.tenant_id,
@@ -193,6 +204,7 @@ function endpointView(endpoint: EndpointRecord, options: { showSecret?: boolean 
     disabled_at: endpoint.disabled_at,
     created_at: endpoint.created_at,
     updated_at: endpoint.updated_at,
+    ...(warnings.length > 0 ? { warnings } : {}),
   };
 }
 
@@ -225,7 +237,8 @@ export function endpointRoutes(deps: ApiDeps): express.Router {
   const box = createSecretBox(config.HERALD_ENCRYPTION_KEY);
   const scope = tenantScope(deps);
   const healthDeps = { sql, temporal: deps.temporal, taskQueue: config.TEMPORAL_TASK_QUEUE };
-  const withHealth = async (endpoint: EndpointRecord) => ({ ...endpointView(endpoint), health: (await healthSummaries(healthDeps, [endpoint])).get(endpoint.id)! });
+  const view = (endpoint: EndpointRecord, options: { showSecret?: boolean } = {}) => endpointView(endpoint, { ...options, extraProfiles: config.HERALD_SIGNATURE_PROFILES });
+  const withHealth = async (endpoint: EndpointRecord) => ({ ...view(endpoint), health: (await healthSummaries(healthDeps, [endpoint])).get(endpoint.id)! });
   const tags = ['Endpoints'];
   const base = '/v1/tenants/:tenant_id/endpoints';
 
@@ -259,7 +272,7 @@ export function endpointRoutes(deps: ApiDeps): express.Router {
       };
       await checkRules(settings);
       const endpoint = await createEndpoint(sql, box, params.tenant_id, settings, secret ?? generateSigningSecret());
-      response.status(201).json(endpointView(endpoint, { showSecret: true }));
+      response.status(201).json(view(endpoint, { showSecret: true }));
     },
   );
 
@@ -279,7 +292,7 @@ export function endpointRoutes(deps: ApiDeps): express.Router {
     async ({ params, query }, _request, response) => {
       const rows = await listEndpoints(sql, box, params.tenant_id, { limit: rowsToFetch(query), cursor: query.cursor });
       const health = await healthSummaries(healthDeps, rows.slice(0, query.limit));
-      response.json(toPage(rows, query, (row) => row.id, (row) => ({ ...endpointView(row), health: health.get(row.id)! })));
+      response.json(toPage(rows, query, (row) => row.id, (row) => ({ ...view(row), health: health.get(row.id)! })));
     },
   );
 
@@ -410,12 +423,15 @@ export function endpointRoutes(deps: ApiDeps): express.Router {
         const endpoint = await found(params.tenant_id, params.endpoint_id);
         if (result.changed) {
           await signalEndpointToggled(healthDeps, endpoint, active, reason);
-          await publishEvent(healthDeps, {
-            tenantId: endpoint.tenant_id,
-            eventType: active ? 'v1.endpoint.enabled' : 'v1.endpoint.disabled',
-            data: active ? { endpoint_id: endpoint.id } : { endpoint_id: endpoint.id, reason, consecutive_failures: 0, last_error: null },
-            excludeEndpointIds: [endpoint.id],
-          });
+          const notice = { tenantId: endpoint.tenant_id, excludeEndpointIds: [endpoint.id] };
+          await (active
+            ? publishOperationalEvent(healthDeps, { ...notice, type: 'v1.endpoint.enabled', data: { endpoint_id: endpoint.id }, occurrence: `${endpoint.id}:${result.updated_at.toISOString()}` })
+            : publishOperationalEvent(healthDeps, {
+                ...notice,
+                type: 'v1.endpoint.disabled',
+                data: { endpoint_id: endpoint.id, reason, consecutive_failures: 0, last_error: null },
+                occurrence: `${endpoint.id}:${result.disabled_at?.toISOString()}`,
+              }));
         }
         response.json(await withHealth(endpoint));
       },

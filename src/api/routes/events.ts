@@ -5,7 +5,6 @@ import { notFound, unprocessable } from '../errors.js';
 import { defineRoute, z } from '../openapi.js';
 import { pageSchema, paginationQuerySchema, rowsToFetch, toPage } from '../pagination.js';
 import { tenantIdParams } from './tenants.js';
-import { validateEventData } from '../../core/event-catalog.js';
 import { publishEvent } from '../../core/publish.js';
 import { getEvent, listEventDeliveries } from '../../core/deliveries.js';
 import { deliverySchema, deliveryView } from './deliveries.js';
@@ -90,7 +89,6 @@ export function eventRoutes(deps: ApiDeps): express.Router {
         if (!parsed.success) throw unprocessable(`headers.idempotency-key: ${parsed.error.issues[0]?.message}`, [{ field: 'headers.idempotency-key', message: parsed.error.issues[0]?.message, code: 'invalid' }]);
         idempotencyKey = parsed.data;
       }
-      await validateEventData(sql, body.event_type, body.data);
       const result = await publishEvent(dispatchDeps, { tenantId: tenant.id, eventType: body.event_type, data: body.data, traceId: body.trace_id, idempotencyKey });
       response.status(202).json(result);
     },

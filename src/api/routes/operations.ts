@@ -4,11 +4,12 @@ import { principalOf, tenantOf, tenantScope } from '../auth.js';
 import { HttpError, notFound } from '../errors.js';
 import { defineRoute, withOpenApi, z } from '../openapi.js';
 import { invalid } from '../validation.js';
+import { apiDateOrAgo } from '../dates.js';
 import { tenantIdParams } from './tenants.js';
 import { createSecretBox } from '../../core/crypto.js';
 import { loadEndpointForDelivery } from '../../core/endpoints.js';
-import { createRateLimiter } from '../../core/rate-limit.js';
-import { createRecovery, getRecovery, parseSince, replayDelivery, replayEvent, sinceMessage, type RecoveryRow } from '../../core/replay.js';
+import { createRateWindows } from '../../core/rate-windows.js';
+import { createRecovery, getRecovery, replayDelivery, replayEvent, type RecoveryRow } from '../../core/replay.js';
 import { isKnownProfile, signatureSettingsSchema } from '../../core/signing.js';
 import { sendTestWebhook, testRegisteredEndpoint } from '../../core/test-send.js';
 import { createDeliveryAgent } from '../../core/http-delivery.js';
@@ -25,18 +26,10 @@ import { HeraldEndpointId, HeraldTenantId } from '../../../workflows/search-attr
 const replayedSchema = z.object({ delivery_id: z.string(), endpoint_id: z.string(), replay_of: z.string().nullable() }).openapi('Replay');
 const forceField = z.boolean().default(false).openapi({ description: 'Replay even though the endpoint is disabled (the replay then fails as endpoint_disabled until it is enabled)' });
 
-const dateOrAgo = (field: string) =>
-  z
-    .string()
-    .min(1)
-    .max(64)
-    .refine((value) => parseSince(value) !== undefined, sinceMessage)
-    .openapi({ description: `${field}: an ISO 8601 date, or a duration meaning that long ago`, example: '2h' });
-
 const recoverBody = z
   .object({
-    since: dateOrAgo('Start of the window (by delivery creation time)'),
-    until: dateOrAgo('End of the window (default: now)').optional(),
+    since: apiDateOrAgo('Start of the window (by delivery creation time)'),
+    until: apiDateOrAgo('End of the window (default: now)').optional(),
     status: z.enum(['failed', 'delivered']).default('failed').openapi({ description: 'Which deliveries to replay' }),
     batch_size: z.number().int().min(1).max(1000).default(100).openapi({ description: 'Deliveries replayed per step; smaller steps spare a receiver that just recovered' }),
     force: forceField,
@@ -88,9 +81,11 @@ const adHocTestBody = z
 
 const endpointParams = tenantIdParams.extend({ endpoint_id: z.string().max(100) });
 
-/** Test sends to URLs nobody registered: per API key, this many per minute. */
-export const adHocTestsPerMinute = 10;
 const adHocTestTimeoutMs = 10_000;
+
+/** The rate limit of test sends, for the documentation of both routes. */
+const testSendLimitText = (otherRoute: string) =>
+  `Test sends count per tenant, this route and ${otherRoute} together: at most HERALD_TEST_SENDS_PER_MINUTE (default 10) per minute, then 429 \`rate_limited\` with Retry-After`;
 
 function recoveryView(row: RecoveryRow, live: { total: number; replayed: number } | undefined) {
   const replayed = live ? Math.max(live.replayed, row.replayed) : row.replayed;
@@ -130,14 +125,24 @@ export function operationRoutes(deps: ApiDeps): express.Router {
     next();
   };
 
-  const adHocLimiter = createRateLimiter({ limit: adHocTestsPerMinute, windowMs: 60_000 });
-  const adHocRateLimit: RequestHandler = (_request, response, next) => {
+  /**
+   * Every test send (to a registered endpoint or to any URL) counts against its tenant: HERALD_TEST_SENDS_PER_MINUTE
+   * per tenant, however many keys it has, so test sends cannot be used as a request reflector. The admin's ad-hoc
+   * sends share one bucket, `admin`; its sends to a tenant's endpoint count against that tenant.
+   */
+  const testSendsPerMinute = config.HERALD_TEST_SENDS_PER_MINUTE;
+  const testSendWindows = createRateWindows(sql, { limit: testSendsPerMinute, windowMs: 60_000 });
+  const testSendLimit: RequestHandler = async (request, response, next) => {
     const principal = principalOf(response);
-    const taken = adHocLimiter.take(principal.kind === 'admin' ? 'admin' : principal.keyId);
-    if (!taken.allowed) {
+    const bucket = request.params.tenant_id !== undefined ? tenantOf(response).id : principal.kind === 'admin' ? 'admin' : principal.tenantId;
+    const taken = await testSendWindows.hit([`test-send:${bucket}`]);
+    if (taken.limited) {
       const seconds = Math.max(1, Math.ceil(taken.retryAfterMs / 1000));
       response.setHeader('retry-after', String(seconds));
-      throw new HttpError(429, 'rate_limited', `At most ${adHocTestsPerMinute} test sends per minute per API key; retry in ${seconds} s`, { retry_after_seconds: seconds });
+      throw new HttpError(429, 'rate_limited', `At most ${testSendsPerMinute} test sends per minute per tenant; retry in ${seconds} s`, {
+        retry_after_seconds: seconds,
+        limit_per_minute: testSendsPerMinute,
+      });
     }
     next();
   };
@@ -218,8 +223,8 @@ export function operationRoutes(deps: ApiDeps): express.Router {
       const recovery = await createRecovery(sql, {
         tenantId: tenant.id,
         endpointId: params.endpoint_id,
-        since: parseSince(body.since)!,
-        until: body.until === undefined ? undefined : parseSince(body.until),
+        since: body.since,
+        until: body.until,
         deliveryStatus: body.status,
         batchSize: body.batch_size,
         force: body.force,
@@ -272,13 +277,13 @@ export function operationRoutes(deps: ApiDeps): express.Router {
       path: '/v1/tenants/:tenant_id/endpoints/:endpoint_id/test',
       summary: 'Send a signed v1.webhook.test request to the endpoint now, and report the answer',
       description:
-        "Signed with the endpoint's profile and secrets, with its custom headers and timeout, sent once. Recorded in the endpoint's attempt log as kind `test`; it never counts toward deactivation. Disabled endpoints can be tested too.",
+        `Signed with the endpoint's profile and secrets, with its custom headers and timeout, sent once. Recorded in the endpoint's attempt log as kind \`test\`; it never counts toward deactivation. Disabled endpoints can be tested too. ${testSendLimitText('POST /v1/webhooks/test')}.`,
       tags,
       access: 'tenant',
       request: { params: endpointParams },
       responses: { 200: { description: 'What the endpoint answered (success is false for non-2xx or no answer)', schema: testResultSchema } },
-      errors: [404],
-      before: [scope],
+      errors: [404, 429],
+      before: [scope, endpointExists, testSendLimit],
     },
     async ({ params }, _request, response) => {
       const endpoint = await loadEndpointForDelivery(sql, box, params.endpoint_id);
@@ -293,13 +298,13 @@ export function operationRoutes(deps: ApiDeps): express.Router {
       method: 'post',
       path: '/v1/webhooks/test',
       summary: 'Send a signed v1.webhook.test request to a URL that is not registered (to check a receiver before registering it)',
-      description: `The URL must pass the same policy as endpoint URLs. Rate-limited to ${adHocTestsPerMinute} per minute per API key (429 with Retry-After). Not recorded.`,
+      description: `The URL must pass the same policy as endpoint URLs. Not recorded. ${testSendLimitText('POST /v1/tenants/{tenant_id}/endpoints/{endpoint_id}/test')}; the admin key's calls here share one bucket of their own.`,
       tags,
       access: 'tenant',
       request: { body: adHocTestBody },
       responses: { 200: { description: 'What the URL answered', schema: testResultSchema } },
       errors: [429],
-      before: [adHocRateLimit],
+      before: [testSendLimit],
     },
     async ({ body }, _request, response) => {
       const issue = await urlPolicy.destinationIssue(body.endpoint_url, { allowHttp: config.HERALD_ALLOW_HTTP });

@@ -4,7 +4,7 @@ import type { Sql } from '../../db/client.js';
 import { generateApiKey, hashApiKey } from '../../core/crypto.js';
 import { newId } from '../../core/ids.js';
 import { requireAdmin, tenantOf, tenantScope, type TenantRow } from '../auth.js';
-import { notFound } from '../errors.js';
+import { conflict, notFound } from '../errors.js';
 import { defineRoute, z } from '../openapi.js';
 import { afterCursor, pageSchema, paginationQuerySchema, rowsToFetch, toPage } from '../pagination.js';
 
@@ -178,15 +178,28 @@ export function tenantRoutes(deps: ApiDeps): express.Router {
       method: 'post',
       path: '/v1/tenants/:tenant_id/api-keys',
       summary: 'Create an API key for the tenant (shown once)',
+      description:
+        'A tenant may have at most HERALD_MAX_API_KEYS_PER_TENANT (default 20) active keys: one more is 409 `conflict` (details: `max_api_keys`); revoking a key frees a place.',
       tags,
       access: 'tenant',
       request: { params: tenantIdParams, body: z.object({}).strict().openapi('CreateApiKey') },
       responses: { 201: { description: 'The key, shown once', schema: createdApiKeySchema } },
-      errors: [404],
+      errors: [404, 409],
       before: [scope],
     },
     async ({ params }, _request, response) => {
-      response.status(201).json(await issueApiKey(sql, params.tenant_id));
+      const maxKeys = deps.config.HERALD_MAX_API_KEYS_PER_TENANT;
+      const issued = await sql.begin(async (transaction) => {
+        const tx = transaction as unknown as Sql;
+        // The tenant row lock serialises concurrent creations, so the count below cannot go stale.
+        await tx`select id from tenants where id = ${params.tenant_id} for update`;
+        const [{ count }] = await tx<{ count: number }[]>`select count(*)::int as count from api_keys where tenant_id = ${params.tenant_id} and revoked_at is null`;
+        if (count >= maxKeys) {
+          throw conflict(`This tenant has reached its limit of ${maxKeys} active API keys; revoke one first`, { max_api_keys: maxKeys });
+        }
+        return issueApiKey(tx, params.tenant_id);
+      });
+      response.status(201).json(issued);
     },
   );
 

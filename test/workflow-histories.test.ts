@@ -1,0 +1,129 @@
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Worker } from '@temporalio/worker';
+import { fanoutWorkflow, fanoutWorkflowId } from '../workflows/fanout.js';
+import { pingWorkflow } from '../workflows/ping.js';
+import { endpointHealthWorkflowId } from '../workflows/health.js';
+import { deliveryWorkflowId } from '../workflows/delivery.js';
+import { recoverWorkflowId } from '../workflows/recover.js';
+import { createEndpoint, eventually, expectStatus, publish, startDeliveryStack, waitForDeliveryStatus, type TenantFixture } from './helpers/deliveries.js';
+import { answer, receiverPool } from './helpers/receiver.js';
+import type { ApiCall } from './helpers/api.js';
+import type { TestStack } from './helpers/stack.js';
+
+/**
+ * Saved histories of every workflow type, replayed against today's workflow code: a change that would make a
+ * running workflow non-deterministic fails here, before it reaches a cluster. The fixtures were recorded by the
+ * code of their time (test/fixtures/histories/README.md); HERALD_CAPTURE_HISTORIES=1 records a new set.
+ */
+interface SavedHistory {
+  events: { workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }[];
+}
+
+const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'histories');
+
+describe('saved workflow histories', () => {
+  it('replay without non-determinism on the current workflow code', async () => {
+    const files = (await readdir(fixtures)).filter((name) => name.endsWith('.json')).sort();
+    expect(files.length).toBeGreaterThanOrEqual(7);
+    const histories = await Promise.all(
+      // As the CLI printed them: the worker converts JSON histories itself.
+      files.map(async (name) => ({ workflowId: name.replace(/\.json$/, ''), history: JSON.parse(await readFile(path.join(fixtures, name), 'utf8')) as SavedHistory })),
+    );
+    const types = new Set(histories.map(({ history }) => history.events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name));
+    expect([...types].sort()).toEqual(['deliveryWorkflow', 'endpointHealthWorkflow', 'fanoutWorkflow', 'pingWorkflow', 'recoverWorkflow']);
+    const failures: string[] = [];
+    for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: inject('workflowBundlePath') } }, histories)) {
+      if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
+    }
+    expect(failures).toEqual([]);
+  }, 120_000);
+});
+
+describe.runIf(process.env.HERALD_CAPTURE_HISTORIES)('recording workflow histories (HERALD_CAPTURE_HISTORIES=1)', () => {
+  let stack: TestStack;
+  let call: ApiCall;
+  let tenant: TenantFixture;
+  const receivers = receiverPool();
+
+  beforeAll(async () => {
+    ({ stack, call, tenant } = await startDeliveryStack({ healthReportsPerRun: 3 }));
+    await mkdir(fixtures, { recursive: true });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await receivers.closeAll();
+  });
+
+  /** Saves the workflow's (latest run's) history once it closed, as `temporal workflow show --output json` prints it. */
+  const save = async (name: string, workflowId: string, options: { closed?: boolean } = {}) => {
+    const handle = stack.temporal.workflow.getHandle(workflowId);
+    if (options.closed !== false) await eventually(async () => ((await handle.describe()).status.name === 'RUNNING' ? undefined : true), 30_000, `${workflowId} closed`);
+    const { stdout } = await promisify(execFile)(inject('temporalCli'), ['workflow', 'show', '--workflow-id', workflowId, '--address', stack.config.TEMPORAL_ADDRESS, '--output', 'json'], {
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    await writeFile(path.join(fixtures, `${name}.json`), stdout);
+  };
+
+  it('records a delivery delivered at its first attempt', async () => {
+    const receiver = await receivers.start();
+    const endpoint = await createEndpoint(call, tenant, { url: receiver.url });
+    const event = await publish(call, tenant, 'v1.case.completed', { n: 1 });
+    const deliveryId = event.deliveries.find((d: { endpoint_id: string }) => d.endpoint_id === endpoint.id).delivery_id;
+    await waitForDeliveryStatus(call, tenant, deliveryId, ['delivered']);
+    await save('delivery-delivered-first-attempt', deliveryWorkflowId(deliveryId));
+    await call('DELETE', `/v1/tenants/${tenant.id}/endpoints/${endpoint.id}`, { key: tenant.apiKey });
+  });
+
+  it('records a delivery retried then delivered, and one failed after its retries (with its notice)', async () => {
+    let calls = 0;
+    const flaky = await receivers.start((request, response) => answer(++calls === 1 ? 500 : 200)(request, response));
+    const dead = await receivers.start(answer(500));
+    const notices = await receivers.start();
+    const flakyEndpoint = await createEndpoint(call, tenant, { url: flaky.url, event_types: ['v1.case.completed'], retry_schedule: ['1s'] });
+    const deadEndpoint = await createEndpoint(call, tenant, { url: dead.url, event_types: ['v1.case.completed'], retry_schedule: ['1s'], disable_after_failures: 2 });
+    await createEndpoint(call, tenant, { url: notices.url, event_types: ['v1.webhook.delivery_failed', 'v1.endpoint.disabled'] });
+    const event = await publish(call, tenant, 'v1.case.completed', { n: 2 });
+    const idOf = (endpointId: string) => event.deliveries.find((d: { endpoint_id: string }) => d.endpoint_id === endpointId).delivery_id;
+    await waitForDeliveryStatus(call, tenant, idOf(flakyEndpoint.id), ['delivered']);
+    await waitForDeliveryStatus(call, tenant, idOf(deadEndpoint.id), ['failed']);
+    await save('delivery-retried-then-delivered', deliveryWorkflowId(idOf(flakyEndpoint.id)));
+    await save('delivery-failed-after-retries', deliveryWorkflowId(idOf(deadEndpoint.id)));
+
+    // Two failed attempts disable the endpoint; the health workflow continues as new every 3 reports.
+    await eventually(async () => ((await call('GET', `/v1/tenants/${tenant.id}/endpoints/${deadEndpoint.id}`, { key: tenant.apiKey })).body.active === false ? true : undefined));
+    await save('endpoint-health-deactivation', endpointHealthWorkflowId(deadEndpoint.id), { closed: false });
+
+    // A recovery of the failed delivery (the endpoint re-enabled and answering).
+    dead.respondWith(answer(200));
+    await expectStatus(call('POST', `/v1/tenants/${tenant.id}/endpoints/${deadEndpoint.id}/enable`, { key: tenant.apiKey, body: {} }), 200);
+    const recovery = await expectStatus(
+      call('POST', `/v1/tenants/${tenant.id}/endpoints/${deadEndpoint.id}/recover`, { key: tenant.apiKey, body: { since: new Date(Date.now() - 3_600_000).toISOString() } }),
+      202,
+    );
+    await save('recover-one-delivery', recoverWorkflowId(recovery.recovery_id));
+  });
+
+  it('records a fan-out and a ping', async () => {
+    const receiver = await receivers.start();
+    const endpoint = await createEndpoint(call, tenant, { url: receiver.url, event_types: ['v1.case.completed'] });
+    const event = await publish(call, tenant, 'v1.case.completed', { n: 3 });
+    const handle = await stack.temporal.workflow.start(fanoutWorkflow, {
+      workflowId: fanoutWorkflowId(event.event_id),
+      taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
+      args: [{ eventId: event.event_id }],
+    });
+    await handle.result();
+    await save('fanout-one-batch', handle.workflowId);
+    expect(endpoint.id).toBeDefined();
+
+    const ping = await stack.temporal.workflow.start(pingWorkflow, { workflowId: `ping-${Date.now()}`, taskQueue: stack.config.TEMPORAL_TASK_QUEUE });
+    await ping.result();
+    await save('ping', ping.workflowId);
+  });
+});
