@@ -5,10 +5,10 @@ import type { HttpAttemptResult } from '../src/core/http-delivery.js';
 import { nextRetryDelayMs, parseRetryAfter, retryDelaysMs } from '../src/core/retry-schedule.js';
 import { sendSignedRequest } from '../src/core/signed-request.js';
 import { publishOperationalEvent } from '../src/core/publish.js';
-import { dispatchEventBatch } from '../src/core/dispatch.js';
+import { claimAttempt, deliveryState, markDeliveryFailed, recordAttempt, recordInterruptedAttempts } from '../src/core/deliveries.js';
 import { reportAttemptToHealth } from './health.js';
 import { keepAlive } from './keep-alive.js';
-import { isDependencyUnavailable } from '../src/api/errors.js';
+import { isDependencyUnavailable } from '../src/core/errors.js';
 import {
   attemptFailedSignal,
   deliveryAttemptFailedType,
@@ -17,13 +17,9 @@ import {
   type AttemptFailedDetails,
   type AttemptFailedReport,
   type AttemptInput,
+  type AttemptOutcome,
   type DeliveryStatus,
-} from '../workflows/delivery.js';
-
-export interface AttemptOutcome {
-  attempt: number;
-  status_code: number | null;
-}
+} from '../workflows/contracts.js';
 
 const statusesWithRetryAfter = new Set([429, 503]);
 
@@ -63,15 +59,9 @@ export function createDeliveryActivities(deps: ActivityDeps) {
      */
     async attemptDelivery(input: AttemptInput): Promise<AttemptOutcome> {
       const context = Context.current();
-      const [delivery] = await whileDatabaseDown(context, () => sql<
-        { id: string; tenant_id: string; endpoint_id: string; attempts: number; previous_status: DeliveryStatus; last_status_code: number | null; event_id: string; event_type: string; schema_version: string; trace_id: string; created_at: Date; data: unknown }[]
-      >`
-        update deliveries d set status = 'delivering', next_attempt_at = null, updated_at = now()
-        from events e, (select status from deliveries where id = ${input.deliveryId}) previous
-        where d.id = ${input.deliveryId} and e.id = d.event_id and d.status not in ('delivered', 'failed')
-        returning d.id, d.tenant_id, d.endpoint_id, d.attempts, previous.status as previous_status, d.last_status_code, e.id as event_id, e.event_type, e.schema_version, e.trace_id, e.created_at, e.data`);
+      const delivery = await whileDatabaseDown(context, () => claimAttempt(sql, input.deliveryId));
       if (!delivery) {
-        const [done] = await sql<{ status: DeliveryStatus; attempts: number; last_status_code: number | null }[]>`select status, attempts, last_status_code from deliveries where id = ${input.deliveryId}`;
+        const done = await deliveryState(sql, input.deliveryId);
         if (done?.status === 'delivered') return { attempt: done.attempts, status_code: done.last_status_code };
         throw ApplicationFailure.nonRetryable(`delivery ${input.deliveryId} is ${done ? done.status : 'missing'}`, nonRetryableDeliveryFailures.deliveryNotFound);
       }
@@ -83,11 +73,7 @@ export function createDeliveryActivities(deps: ActivityDeps) {
         : (input.attemptsBefore ?? 0) + context.info.attempt;
       if (attempt > delivery.attempts + 1) {
         // Attempts that started but never got recorded: their worker died mid-request.
-        await sql`
-          insert into attempts (delivery_id, tenant_id, endpoint_id, attempt, started_at, duration_ms, success, error_class, error_message)
-          select ${delivery.id}, ${delivery.tenant_id}, ${delivery.endpoint_id}, n, now(), 0, false, 'interrupted', 'the worker running this attempt stopped before recording it'
-          from generate_series(${delivery.attempts + 1}::int, ${attempt - 1}::int) as n
-          on conflict (delivery_id, attempt) where kind = 'delivery' do nothing`;
+        await recordInterruptedAttempts(sql, delivery, delivery.attempts + 1, attempt - 1);
       }
 
       if (attempt > input.maxAttempts) {
@@ -132,21 +118,7 @@ export function createDeliveryActivities(deps: ActivityDeps) {
       const nextAttemptAt = delayMs === undefined ? null : new Date(Date.now() + delayMs);
       const status: DeliveryStatus = result.ok ? 'delivered' : nextAttemptAt ? 'retrying' : 'delivering';
 
-      const [recorded] = await whileDatabaseDown(context, () => sql<{ health_attention: boolean }[]>`
-        with recorded as (
-          insert into attempts (delivery_id, tenant_id, endpoint_id, attempt, started_at, duration_ms, status_code, success, error_class, error_message, response_headers, response_body)
-          values (${delivery.id}, ${delivery.tenant_id}, ${delivery.endpoint_id}, ${attempt}, ${startedAt}, ${result.durationMs}, ${result.statusCode}, ${result.ok},
-                  ${result.errorClass}, ${result.errorMessage}, ${sql.json(result.headers)}, ${result.body})
-          on conflict (delivery_id, attempt) where kind = 'delivery' do nothing
-        ), flagged as (
-          update endpoints set health_attention = true, health_attention_at = now()
-          where id = ${delivery.endpoint_id} and ${!result.ok}
-        )
-        update deliveries set
-          status = ${status}, attempts = greatest(attempts, ${attempt}), last_status_code = ${result.statusCode}, last_error = ${result.errorMessage},
-          next_attempt_at = ${nextAttemptAt}, updated_at = now(), completed_at = ${result.ok ? sql`now()` : null}
-        where id = ${delivery.id}
-        returning (select health_attention from endpoints where id = ${delivery.endpoint_id}) as health_attention`);
+      const recorded = await whileDatabaseDown(context, () => recordAttempt(sql, { delivery, attempt, startedAt, result, status, nextAttemptAt }));
 
       // A success while the endpoint has no failure streak changes nothing in its health workflow, so
       // it is not reported: healthy endpoints cost their health workflow nothing.
@@ -161,6 +133,7 @@ export function createDeliveryActivities(deps: ActivityDeps) {
         error: result.errorMessage,
         disable_after_failures: endpoint.disable_after_failures,
         disable_after_ms: endpoint.disable_after_ms,
+        endpoint_enabled_at: endpoint.enabled_at?.toISOString() ?? null,
       });
 
       if (result.ok) return { attempt, status_code: result.statusCode };
@@ -181,12 +154,7 @@ export function createDeliveryActivities(deps: ActivityDeps) {
 
     /** Ends a series as failed (the dead-letter set) and tells the tenant's subscribers, once. */
     async finishFailedDelivery(input: { deliveryId: string; reason: string }): Promise<{ attempts: number; last_status_code: number | null; last_error: string | null }> {
-      const [delivery] = await sql<{ tenant_id: string; event_id: string; endpoint_id: string; event_type: string; attempts: number; last_status_code: number | null; last_error: string | null }[]>`
-        update deliveries set
-          status = 'failed', failure_reason = coalesce(failure_reason, ${input.reason}), next_attempt_at = null,
-          completed_at = coalesce(completed_at, now()), updated_at = now()
-        where id = ${input.deliveryId}
-        returning tenant_id, event_id, endpoint_id, event_type, attempts, last_status_code, last_error`;
+      const delivery = await markDeliveryFailed(sql, input.deliveryId, input.reason);
       if (!delivery) return { attempts: 0, last_status_code: null, last_error: null };
       // A failed delivery_failed notice never announces itself, or a dead receiver would loop forever.
       if (input.reason !== 'endpoint_disabled' && delivery.event_type !== 'v1.webhook.delivery_failed') {
@@ -205,10 +173,6 @@ export function createDeliveryActivities(deps: ActivityDeps) {
         });
       }
       return { attempts: delivery.attempts, last_status_code: delivery.last_status_code, last_error: delivery.last_error };
-    },
-
-    async dispatchEventDeliveries(input: { eventId: string; afterDeliveryId?: string; limit: number }) {
-      return dispatchEventBatch(deps.dispatch, input.eventId, input.afterDeliveryId, input.limit);
     },
   };
 }

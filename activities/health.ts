@@ -1,13 +1,14 @@
 import type { ActivityDeps } from './index.js';
-import { setEndpointActive } from '../src/core/endpoints.js';
-import { publishOperationalEvent } from '../src/core/publish.js';
+import { changeEndpointActivation } from '../src/core/endpoint-activation.js';
+import { NotFound } from '../src/core/errors.js';
 import {
   attemptFailedHealthSignal,
   attemptSucceededSignal,
-  endpointHealthWorkflow,
   endpointHealthWorkflowId,
+  workflowTypes,
   type AttemptReport,
-} from '../workflows/health.js';
+  type EndpointHealthWorkflow,
+} from '../workflows/contracts.js';
 
 /**
  * Tells the endpoint's health workflow about an attempt, starting the workflow if it does not exist
@@ -15,7 +16,7 @@ import {
  */
 export async function reportAttemptToHealth(deps: ActivityDeps, endpoint: { id: string; tenant_id: string }, succeeded: boolean, report: AttemptReport): Promise<void> {
   try {
-    await deps.temporal.workflow.signalWithStart(endpointHealthWorkflow, {
+    await deps.temporal.workflow.signalWithStart<EndpointHealthWorkflow, [AttemptReport]>(workflowTypes.endpointHealth, {
       workflowId: endpointHealthWorkflowId(endpoint.id),
       taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
       args: [{ endpointId: endpoint.id, tenantId: endpoint.tenant_id, maxReportsPerRun: deps.healthReportsPerRun }],
@@ -36,21 +37,19 @@ export function createHealthActivities(deps: ActivityDeps) {
         where id = ${input.endpointId} and health_attention and (health_attention_at is null or health_attention_at < ${new Date(input.before)})`;
     },
 
-    /** Deactivates the endpoint and tells the tenant's other endpoints (v1.endpoint.disabled), once. */
+    /** Deactivates the endpoint and tells the tenant's other endpoints (v1.endpoint.disabled), once however often it is retried. */
     async deactivateEndpoint(input: { endpointId: string; tenantId: string; reason: string; consecutiveFailures: number; lastError: string | null }): Promise<void> {
-      const result = await setEndpointActive(deps.sql, input.tenantId, input.endpointId, false, input.reason);
-      if (!result) return;
-      const [endpoint] = await deps.sql<{ disabled_at: Date; disabled_reason: string | null }[]>`select disabled_at, disabled_reason from endpoints where id = ${input.endpointId}`;
-      // Already disabled for another reason (an operator got there first): that disable was announced then.
-      if (!result.changed && endpoint?.disabled_reason !== input.reason) return;
-      await publishOperationalEvent(deps.dispatch, {
-        tenantId: input.tenantId,
-        type: 'v1.endpoint.disabled',
-        data: { endpoint_id: input.endpointId, reason: input.reason, consecutive_failures: input.consecutiveFailures, last_error: input.lastError },
-        // One notice per deactivation, however often this activity is retried.
-        occurrence: `${input.endpointId}:${endpoint?.disabled_at?.toISOString()}`,
-        excludeEndpointIds: [input.endpointId],
-      });
+      try {
+        await changeEndpointActivation(
+          deps.dispatch,
+          { tenantId: input.tenantId, endpointId: input.endpointId },
+          { active: false, reason: input.reason, consecutiveFailures: input.consecutiveFailures, lastError: input.lastError },
+          'health_workflow',
+        );
+      } catch (error) {
+        // Deleted meanwhile: nothing left to deactivate.
+        if (!(error instanceof NotFound)) throw error;
+      }
     },
   };
 }

@@ -9,6 +9,7 @@ import { urlPolicyFromConfig } from '../src/core/url-policy.js';
 import type { Dispatcher } from 'undici';
 import type { DispatchDeps } from '../src/core/dispatch.js';
 import { createDeliveryActivities } from './delivery.js';
+import { createFanoutActivities } from './fanout.js';
 import { createHealthActivities } from './health.js';
 import { createRecoverActivities } from './recover.js';
 
@@ -52,6 +53,7 @@ export function createActivities(
       return 'pong';
     },
     ...createDeliveryActivities(full),
+    ...createFanoutActivities(full),
     ...createHealthActivities(full),
     ...createRecoverActivities(full),
   };

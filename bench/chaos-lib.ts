@@ -78,12 +78,13 @@ async function startChaosReceivers(secrets: string[], flaky: Set<number>) {
       const body = Buffer.concat(chunks);
       let verified = false;
       let envelope: { delivery_id?: string; event_id?: string } = {};
+      let messageId: string | undefined;
       try {
-        verifySignature({ profile: builtInProfiles['standard-webhooks'], secrets: [secrets[endpoint] ?? ''], headers: request.headers, body });
+        ({ messageId } = verifySignature({ profile: builtInProfiles['standard-webhooks'], secrets: [secrets[endpoint] ?? ''], headers: request.headers, body }));
         envelope = JSON.parse(body.toString('utf8'));
-        verified = envelope.delivery_id === request.headers['webhook-id'];
+        verified = envelope.delivery_id === messageId;
       } catch {}
-      const receipt: Receipt = { endpoint, deliveryId: String(request.headers['webhook-id'] ?? envelope.delivery_id), eventId: envelope.event_id ?? '', verified, answer: 200 };
+      const receipt: Receipt = { endpoint, deliveryId: String(messageId ?? envelope.delivery_id), eventId: envelope.event_id ?? '', verified, answer: 200 };
       receipts.push(receipt);
       const roll = flaky.has(endpoint) ? Math.random() : 1;
       if (roll < 0.25) {

@@ -288,12 +288,13 @@ export async function startBenchReceiver(secret: string) {
       const body = Buffer.concat(chunks);
       let verified = false;
       let envelope: { delivery_id?: string; event_id?: string } = {};
+      let messageId: string | undefined;
       try {
-        verifySignature({ profile: builtInProfiles['standard-webhooks'], secrets: [secret], headers: request.headers, body });
+        ({ messageId } = verifySignature({ profile: builtInProfiles['standard-webhooks'], secrets: [secret], headers: request.headers, body }));
         verified = true;
         envelope = JSON.parse(body.toString('utf8'));
       } catch {}
-      receipts.push({ deliveryId: envelope.delivery_id ?? String(request.headers['webhook-id']), eventId: envelope.event_id ?? '', receivedAt, verified });
+      receipts.push({ deliveryId: envelope.delivery_id ?? String(messageId), eventId: envelope.event_id ?? '', receivedAt, verified });
       response.writeHead(200).end('ok');
     });
   });

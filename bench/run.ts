@@ -14,7 +14,7 @@ import { newId } from '../src/core/ids.js';
 import { builtInProfiles, signatureHeaders } from '../src/core/signing.js';
 import { repositoryRoot } from '../src/stack/temporal.js';
 import { Client, Connection } from '@temporalio/client';
-import { attemptFailedHealthSignal, endpointHealthWorkflow, endpointHealthWorkflowId, healthQuery } from '../workflows/health.js';
+import { attemptFailedHealthSignal, endpointHealthWorkflowId, healthQuery, workflowTypes, type AttemptReport, type EndpointHealthWorkflow } from '../workflows/contracts.js';
 import { apiCaller, cpuSeconds, percentile, runPool, startBenchReceiver, startBenchStack, waitUntil, type BenchStack } from './lib.js';
 
 const { values: args } = parseArgs({
@@ -171,8 +171,10 @@ async function fanout(api: ReturnType<typeof apiCaller>) {
   const [first] = await createEndpoints(api, tenant, 1, '/ok/fanout');
   // The other endpoints are copies of the first made in SQL: registering 10,000 through the API is not what this measures.
   await stack!.sql`
-    insert into endpoints (id, tenant_id, url, event_types, retry_schedule, signature, envelope, timeout_ms)
-    select ${first!} || '_' || n, tenant_id, url || '_' || n, event_types, retry_schedule, signature, envelope, timeout_ms
+    insert into endpoints (id, tenant_id, url, description, event_types, active, headers_ciphertext, signature, envelope, retry_schedule,
+                           timeout_ms, disable_after_failures, disable_after_ms, rate_limit)
+    select ${first!} || '_' || n, tenant_id, url || '_' || n, description, event_types, active, headers_ciphertext, signature, envelope, retry_schedule,
+           timeout_ms, disable_after_failures, disable_after_ms, rate_limit
     from endpoints, generate_series(2, ${sizes.fanout}) n where id = ${first!}`;
   await stack!.sql`
     insert into endpoint_secrets (id, endpoint_id, ciphertext, last_four)
@@ -235,7 +237,7 @@ async function healthSignals() {
   const handle = client.workflow.getHandle(endpointHealthWorkflowId(endpointId));
   const started = performance.now();
   await runPool(sizes.healthSignals, concurrency, async (index) => {
-    await client.workflow.signalWithStart(endpointHealthWorkflow, {
+    await client.workflow.signalWithStart<EndpointHealthWorkflow, [AttemptReport]>(workflowTypes.endpointHealth, {
       workflowId: endpointHealthWorkflowId(endpointId),
       taskQueue: stack!.taskQueue,
       args: [{ endpointId, tenantId: 'ten_bench' }],

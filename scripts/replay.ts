@@ -21,10 +21,11 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { configSchema, parseEnv, type Config } from '../src/config.js';
 import { connectDatabase } from '../src/db/client.js';
+import { deliveryTenantId } from '../src/core/deliveries.js';
 import { replayDelivery } from '../src/core/replay.js';
 import { readDevInfo } from '../src/stack/dev-files.js';
 import { connectTemporalClient } from '../src/temporal/connection.js';
-import { deliveryWorkflowId, progressQuery, type DeliveryProgress } from '../workflows/delivery.js';
+import { deliveryWorkflowId, progressQuery, type DeliveryProgress } from '../workflows/contracts.js';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -56,9 +57,9 @@ const sql = connectDatabase(settings.DATABASE_URL, { max: 2 });
 const temporal = await connectTemporalClient(settings as Config);
 
 try {
-  const [original] = await sql<{ tenant_id: string }[]>`select tenant_id from deliveries where id = ${deliveryId}`;
-  if (!original) throw new Error(`no delivery ${deliveryId}`);
-  const replay = await replayDelivery({ sql, temporal, taskQueue: settings.TEMPORAL_TASK_QUEUE }, { tenantId: original.tenant_id, deliveryId, force: values.force });
+  const tenantId = await deliveryTenantId(sql, deliveryId);
+  if (!tenantId) throw new Error(`no delivery ${deliveryId}`);
+  const replay = await replayDelivery({ sql, temporal, taskQueue: settings.TEMPORAL_TASK_QUEUE }, { tenantId, deliveryId, force: values.force });
   console.log(`replay ${replay.delivery_id} of ${replay.replay_of} started (workflow ${deliveryWorkflowId(replay.delivery_id)})`);
 
   if (values.wait) {

@@ -17,7 +17,6 @@ export const configSchema = z.object({
   HERALD_HOME: z.string().default(path.resolve('.herald')),
   HERALD_API_HOST: z.string().default('127.0.0.1'),
   HERALD_API_PORT: port.default(8080),
-  HERALD_PUBLIC_URL: z.string().url().optional(),
   HERALD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   HERALD_ADMIN_KEY: z.string().min(24, 'must be at least 24 characters').optional(),
   HERALD_ENCRYPTION_KEY: z

@@ -1,6 +1,4 @@
-import { readFileSync, existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOpenApiDocument } from '../src/api/openapi.js';
 import { startApi, type RunningApi } from '../src/api/server.js';
@@ -8,7 +6,6 @@ import { createTestDatabase, startTestStack, testConfig, type TestStack } from '
 import { apiClient, createEventType, createTenant, errorFields, type ApiCall } from './helpers/api.js';
 import { createEndpoint, expectStatus, publish } from './helpers/deliveries.js';
 import { receiverPool } from './helpers/receiver.js';
-import { repositoryRoot, runNodeEntry } from './helpers/run-node.js';
 
 /**
  * Limits that keep one client from holding the API's resources: HTTP timeouts against slow clients, dates
@@ -127,21 +124,6 @@ describe('HTTP server timeouts (HERALD_HTTP_HEADERS_TIMEOUT_MS, HERALD_HTTP_REQU
       await api?.close();
       await database.drop();
     }
-  });
-});
-
-describe('npm start scripts', () => {
-  const scripts = JSON.parse(readFileSync(path.join(repositoryRoot, 'package.json'), 'utf8')).scripts as Record<string, string>;
-
-  it.each(['start:api', 'start:worker'])('%s runs an entry point (its source starts, and stops at a missing setting naming it)', async (name) => {
-    const target = /^node (dist\/(\S+)\.js)$/.exec(scripts[name] ?? '');
-    expect(target, scripts[name]).not.toBeNull();
-    // `npm run build` compiles src/x.ts to dist/src/x.js; run the source as the built file would run.
-    const source = `${target![2]}.ts`;
-    expect(existsSync(path.join(repositoryRoot, source)), source).toBe(true);
-    const run = await runNodeEntry(source, [], { PATH: process.env.PATH, HOME: process.env.HOME });
-    expect(run.stderr).toContain('DATABASE_URL: is required');
-    expect(run.status).toBe(78);
   });
 });
 

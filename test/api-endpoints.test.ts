@@ -1,8 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSecretBox } from '../src/core/crypto.js';
-import { loadEndpointForDelivery, setEndpointActive, subscribedEndpointIds } from '../src/core/endpoints.js';
-import { defaultRetrySchedule } from '../src/core/retry-schedule.js';
+import { loadEndpointForDelivery, writeEndpointActivation } from '../src/core/endpoints.js';
 import { apiClient, createEventType, createTenant, errorFields, type ApiCall } from './helpers/api.js';
 import { startTestStack, type TestStack } from './helpers/stack.js';
 
@@ -41,7 +40,7 @@ describe('endpoints', () => {
       secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/]{43}=$/),
       signature: { profile: 'standard-webhooks' },
       envelope: 'herald',
-      retry_schedule: defaultRetrySchedule,
+      retry_schedule: ['5s', '5m', '30m', '2h', '5h', '10h', '10h'],
       timeout: '15s',
       disable_after_failures: 10,
       disable_after: null,
@@ -129,10 +128,10 @@ describe('endpoints', () => {
     expect(cr3.body.disabled_at).not.toBeNull();
   });
 
-  it('stores disable_after and rate_limit and echoes durations as written', async () => {
-    const created = await create({ disable_after: '3d', rate_limit: { per_second: 50 }, timeout: '250ms', retry_schedule: [] });
+  it('stores disable_after and echoes durations as written', async () => {
+    const created = await create({ disable_after: '3d', rate_limit: null, timeout: '250ms', retry_schedule: [] });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ disable_after: '3d', rate_limit: { per_second: 50 }, timeout: '250ms', retry_schedule: [] });
+    expect(created.body).toMatchObject({ disable_after: '3d', rate_limit: null, timeout: '250ms', retry_schedule: [] });
     const [row] = await stack.sql`select disable_after_ms::text, timeout_ms from endpoints where id = ${created.body.id}`;
     expect(row).toMatchObject({ disable_after_ms: String(3 * 86_400_000), timeout_ms: 250 });
     expect((await loadEndpointForDelivery(stack.sql, box(), created.body.id))?.disable_after_ms).toBe(3 * 86_400_000);
@@ -196,8 +195,22 @@ describe('endpoints', () => {
       expect(errorFields(await create({ disable_after_failures: 1001 }))).toEqual(['body.disable_after_failures']);
       expect(errorFields(await create({ disable_after: 'forever' }))).toEqual(['body.disable_after']);
       expect(errorFields(await create({ retry_schedule: ['1 minute'] }))).toEqual(['body.retry_schedule.0']);
-      expect(errorFields(await create({ rate_limit: { per_minute: 5 } })).sort()).toEqual(['body.rate_limit.per_minute', 'body.rate_limit.per_second']);
       expect(errorFields(await create({ secret: 'short' }))).toEqual(['body.secret']);
+    });
+
+    it('refuses a rate limit until Herald enforces one (422 not_supported, on create and PATCH)', async () => {
+      const created = await create({});
+      for (const answer of [
+        await create({ rate_limit: { per_second: 50 } }),
+        await create({ rate_limit: { per_minute: 5 } }),
+        await call('PATCH', `${base}/${created.body.id}`, { key: tenant.apiKey, body: { rate_limit: { per_second: 5 } } }),
+      ]) {
+        expect(answer.status).toBe(422);
+        expect(answer.body.error.details).toEqual([{ field: 'body.rate_limit', message: expect.stringMatching(/not supported/), code: 'not_supported' }]);
+        expect(answer.body.error.message).toBe(`body.rate_limit: ${answer.body.error.details[0].message}`);
+      }
+      expect((await call('PATCH', `${base}/${created.body.id}`, { key: tenant.apiKey, body: { rate_limit: null } })).status).toBe(200);
+      expect((await stack.sql`select count(*)::int as count from endpoints where rate_limit is not null`)[0]!.count).toBe(0);
     });
 
     it('rejects unknown fields (422 naming them)', async () => {
@@ -300,7 +313,6 @@ describe('endpoints', () => {
         timeout: '30s',
         disable_after_failures: 3,
         disable_after: '1h',
-        rate_limit: { per_second: 5 },
       };
       const patched = await call('PATCH', `${base}/${created.body.id}`, { key: tenant.apiKey, body: { ...changes, headers: { 'X-Api-Key': 'second-value-2222' } } });
       expect(patched.status).toBe(200);
@@ -342,17 +354,25 @@ describe('endpoints', () => {
     });
   });
 
+  /** Publishes one event of `eventType` as `owner` and answers its deliveries by endpoint id: fan-out as production does it. */
+  async function fanOut(eventType: string, owner = tenant): Promise<Record<string, { status: string; failure_reason: string | null }>> {
+    const published = await call('POST', `/v1/tenants/${owner.id}/events`, { key: owner.apiKey, body: { event_type: eventType, data: {} } });
+    expect(published.status).toBe(202);
+    const event = await call('GET', `/v1/tenants/${owner.id}/events/${published.body.event_id}`, { key: owner.apiKey });
+    return Object.fromEntries(event.body.deliveries.map((delivery: { endpoint_id: string; status: string; failure_reason: string | null }) => [delivery.endpoint_id, delivery]));
+  }
+
   it('deletes an endpoint: 204, then it is gone from the API (404) and from fan-out', async () => {
     const created = await create({ event_types: ['v1.document.processed'] });
     const path = `${base}/${created.body.id}`;
-    expect(await subscribedEndpointIds(stack.sql, tenant.id, 'v1.document.processed')).toContain(created.body.id);
+    expect(Object.keys(await fanOut('v1.document.processed'))).toContain(created.body.id);
     expect((await call('DELETE', path, { key: tenant.apiKey })).status).toBe(204);
     for (const [method, suffix, body] of [['GET', ''], ['PATCH', '', { description: 'x' }], ['DELETE', ''], ['POST', '/rotate-secret', {}], ['POST', '/enable', {}], ['POST', '/disable', {}]] as const) {
       expect((await call(method, `${path}${suffix}`, { key: tenant.apiKey, body })).status, `${method} ${suffix}`).toBe(404);
     }
     const listed = await call('GET', `${base}?limit=100`, { key: tenant.apiKey });
     expect(listed.body.data.map((endpoint: { id: string }) => endpoint.id)).not.toContain(created.body.id);
-    expect(await subscribedEndpointIds(stack.sql, tenant.id, 'v1.document.processed')).not.toContain(created.body.id);
+    expect(Object.keys(await fanOut('v1.document.processed'))).not.toContain(created.body.id);
     expect(await loadEndpointForDelivery(stack.sql, box(), created.body.id)).toMatchObject({ id: created.body.id, deleted: true });
     expect(await loadEndpointForDelivery(stack.sql, box(), 'ep_01J7W9S4TSQ0T4SH43JYB9W5R8')).toBeUndefined();
   });
@@ -412,45 +432,47 @@ describe('endpoints', () => {
       expect(disabled.status).toBe(200);
       expect(disabled.body).toMatchObject({ id: created.body.id, active: false, disabled_reason: 'receiver migrating' });
       expect(disabled.body.disabled_at).not.toBeNull();
-      expect(await subscribedEndpointIds(stack.sql, tenant.id, 'v1.case.failed')).not.toContain(created.body.id);
+      // A disabled endpoint's delivery is recorded as failed, never attempted (to replay once it is back).
+      expect((await fanOut('v1.case.failed'))[created.body.id]).toMatchObject({ status: 'failed', failure_reason: 'endpoint_disabled' });
       const loaded = await loadEndpointForDelivery(stack.sql, box(), created.body.id);
       expect(loaded).toMatchObject({ active: false, deleted: false, disabled_reason: 'receiver migrating' });
 
       const enabled = await call('POST', `${path}/enable`, { key: tenant.apiKey });
       expect(enabled.status).toBe(200);
       expect(enabled.body).toMatchObject({ active: true, disabled_reason: null, disabled_at: null });
-      expect(await subscribedEndpointIds(stack.sql, tenant.id, 'v1.case.failed')).toContain(created.body.id);
+      expect((await fanOut('v1.case.failed'))[created.body.id]).toMatchObject({ failure_reason: null });
       expect(errorFields(await call('POST', `${path}/enable`, { key: tenant.apiKey, body: { reason: 'x' } }))).toEqual(['body.reason']);
     });
 
-    it('setEndpointActive says whether the state changed and keeps the first disable time and reason', async () => {
+    it('writeEndpointActivation says whether the state changed, keeps the first disable time and reason, and stamps a re-enable', async () => {
       const created = await create({});
-      const disabled = await setEndpointActive(stack.sql, tenant.id, created.body.id, false, 'consecutive_failures');
-      expect(disabled).toMatchObject({ changed: true, disabled_at: expect.any(Date) });
+      const disabled = await writeEndpointActivation(stack.sql, tenant.id, created.body.id, false, 'consecutive_failures');
+      expect(disabled).toMatchObject({ changed: true, active: false, disabled_reason: 'consecutive_failures', disabled_at: expect.any(Date), enabled_at: null });
       const first = await call('GET', `${base}/${created.body.id}`, { key: tenant.apiKey });
       expect(first.body).toMatchObject({ active: false, disabled_reason: 'consecutive_failures' });
-      expect(await setEndpointActive(stack.sql, tenant.id, created.body.id, false, 'manual')).toMatchObject({ changed: false, disabled_at: disabled!.disabled_at });
+      expect(await writeEndpointActivation(stack.sql, tenant.id, created.body.id, false, 'manual')).toMatchObject({ changed: false, disabled_reason: 'consecutive_failures', disabled_at: disabled!.disabled_at });
       const second = await call('GET', `${base}/${created.body.id}`, { key: tenant.apiKey });
       expect(second.body).toMatchObject({ disabled_reason: 'consecutive_failures', disabled_at: first.body.disabled_at });
-      expect(await setEndpointActive(stack.sql, tenant.id, created.body.id, true)).toMatchObject({ changed: true, disabled_at: null });
-      expect(await setEndpointActive(stack.sql, tenant.id, created.body.id, true)).toMatchObject({ changed: false, disabled_at: null });
-      expect(await setEndpointActive(stack.sql, 'ten_01J7W9S4TSQ0T4SH43JYB9W5R8', created.body.id, false)).toBeUndefined();
+      const enabled = await writeEndpointActivation(stack.sql, tenant.id, created.body.id, true);
+      expect(enabled).toMatchObject({ changed: true, active: true, disabled_at: null, enabled_at: expect.any(Date) });
+      expect(await writeEndpointActivation(stack.sql, tenant.id, created.body.id, true)).toMatchObject({ changed: false, enabled_at: enabled!.enabled_at });
+      expect(await writeEndpointActivation(stack.sql, 'ten_01J7W9S4TSQ0T4SH43JYB9W5R8', created.body.id, false)).toBeUndefined();
     });
   });
 
-  it('subscribedEndpointIds finds active endpoints by type or *, in id order, for the tenant only', async () => {
+  it('fans an event out to the endpoints that name its type or *, for the tenant only; disabled ones get a failed delivery', async () => {
     const owner = await createTenant(call);
     const other = await createTenant(call);
-    const path = `/v1/tenants/${owner.id}/endpoints`;
     const make = async (tenantKey: string, tenantId: string, body: Record<string, unknown>) =>
       (await call('POST', `/v1/tenants/${tenantId}/endpoints`, { key: tenantKey, body: { url: receiver, ...body } })).body.id as string;
     const specific = await make(owner.apiKey, owner.id, { event_types: ['v1.case.completed'] });
     const wildcard = await make(owner.apiKey, owner.id, { event_types: ['*'] });
     await make(owner.apiKey, owner.id, { event_types: ['v1.case.failed'] });
-    await make(owner.apiKey, owner.id, { event_types: ['*'], active: false });
+    const disabled = await make(owner.apiKey, owner.id, { event_types: ['*'], active: false });
     await make(other.apiKey, other.id, { event_types: ['*'] });
-    expect(await subscribedEndpointIds(stack.sql, owner.id, 'v1.case.completed')).toEqual([specific, wildcard]);
-    expect(await subscribedEndpointIds(stack.sql, owner.id, 'v1.document.processed')).toEqual([wildcard]);
-    expect(path).toContain(owner.id);
+    const completed = await fanOut('v1.case.completed', owner);
+    expect(Object.keys(completed).sort()).toEqual([specific, wildcard, disabled].sort());
+    expect(completed[disabled]).toMatchObject({ status: 'failed', failure_reason: 'endpoint_disabled' });
+    expect(Object.keys(await fanOut('v1.document.processed', owner)).sort()).toEqual([wildcard, disabled].sort());
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpError } from '../src/api/errors.js';
+import { Invalid } from '../src/core/errors.js';
 import { validateEventData } from '../src/core/event-catalog.js';
 import { apiClient, createTenant, errorFields, type ApiCall } from './helpers/api.js';
 import { startTestStack, type TestStack } from './helpers/stack.js';
@@ -10,23 +10,27 @@ const caseCompletedSchema = {
   properties: { case_id: { type: 'string' }, case_status: { enum: ['completed'] }, completed_at: { type: 'string', format: 'date-time' } },
 };
 
-async function rejection(promise: Promise<unknown>): Promise<HttpError> {
+async function rejection(promise: Promise<unknown>): Promise<Invalid> {
   const error = await promise.then(
     () => undefined,
     (reason: unknown) => reason,
   );
-  expect(error).toBeInstanceOf(HttpError);
-  return error as HttpError;
+  expect(error).toBeInstanceOf(Invalid);
+  return error as Invalid;
 }
 
 describe('the event catalog', () => {
   let stack: TestStack;
   let call: ApiCall;
+  let tenant: { id: string; apiKey: string };
   let tenantKey: string;
+  /** The API's warnings, one JSON line each. */
+  const logLines: string[] = [];
   beforeAll(async () => {
-    stack = await startTestStack({ worker: false });
+    stack = await startTestStack({ worker: false, config: { HERALD_LOG_LEVEL: 'warn' }, logDestination: { write: (line: string) => void logLines.push(line) } });
     call = apiClient(stack);
-    tenantKey = (await createTenant(call)).apiKey;
+    tenant = await createTenant(call);
+    tenantKey = tenant.apiKey;
   });
   afterAll(async () => {
     await stack?.stop();
@@ -43,6 +47,7 @@ describe('the event catalog', () => {
       description: 'A case finished',
       schema: caseCompletedSchema,
       deprecated: false,
+      deprecated_at: null,
       operational: false,
     });
     const fetched = await call('GET', '/v1/event-types/v1.case.completed', { key: tenantKey });
@@ -139,6 +144,39 @@ describe('the event catalog', () => {
     expect((await call('PATCH', '/v1/event-types/v1.never.created', { body: { deprecated: true } })).status).toBe(404);
   });
 
+  it('publishes a deprecated type with a Deprecation header (RFC 9745) and a warning, and marks it in the catalog', async () => {
+    const name = 'v1.legacy.ping';
+    await call('POST', '/v1/event-types', { body: { name, schema: { type: 'object' } } });
+    const publish = () => call('POST', `/v1/tenants/${tenant.id}/events`, { key: tenantKey, body: { event_type: name, data: { n: 1 } } });
+    const current = await publish();
+    expect(current.status).toBe(202);
+    expect(current.headers.get('deprecation')).toBeNull();
+
+    const deprecated = await call('PATCH', `/v1/event-types/${name}`, { body: { deprecated: true } });
+    expect(deprecated.body).toMatchObject({ deprecated: true, deprecated_at: expect.any(String) });
+    const since = Math.floor(Date.parse(deprecated.body.deprecated_at) / 1000);
+    // Deprecating again, or changing something else, keeps the date.
+    expect((await call('PATCH', `/v1/event-types/${name}`, { body: { deprecated: true, description: 'old' } })).body.deprecated_at).toBe(deprecated.body.deprecated_at);
+
+    const published = await publish();
+    expect(published.status).toBe(202);
+    expect(published.body).toEqual({ event_id: expect.any(String), trace_id: expect.any(String), delivery_count: 0, deliveries: [] });
+    expect(published.headers.get('deprecation')).toBe(`@${since}`);
+    expect(published.headers.get('link')).toBe(`</v1/event-types/${name}>; rel="deprecation"`);
+    const warning = logLines.map((line) => JSON.parse(line)).find((record) => record.msg === 'published a deprecated event type');
+    expect(warning).toMatchObject({ level: 40, tenant_id: tenant.id, event_type: name, event_id: published.body.event_id });
+
+    const listed = await call('GET', '/v1/event-types?limit=100', { key: tenantKey });
+    expect(listed.body.data.find((type: { name: string }) => type.name === name)).toMatchObject({ deprecated: true, deprecated_at: deprecated.body.deprecated_at });
+    expect((await call('GET', `/v1/event-types/${name}`, { key: tenantKey })).body).toMatchObject({ deprecated: true, deprecated_at: deprecated.body.deprecated_at });
+
+    const restored = await call('PATCH', `/v1/event-types/${name}`, { body: { deprecated: false } });
+    expect(restored.body).toMatchObject({ deprecated: false, deprecated_at: null });
+    expect((await publish()).headers.get('deprecation')).toBeNull();
+    const createdDeprecated = await call('POST', '/v1/event-types', { body: { name: 'v1.legacy.born_old', schema: {}, deprecated: true } });
+    expect(createdDeprecated.body).toMatchObject({ deprecated: true, deprecated_at: expect.any(String) });
+  });
+
   it('answers 404 for a type not in the catalog', async () => {
     expect((await call('GET', '/v1/event-types/v1.not.there', { key: tenantKey })).status).toBe(404);
   });
@@ -149,18 +187,15 @@ describe('the event catalog', () => {
       expect(row).toMatchObject({ name: 'v1.case.completed', operational: false });
     });
 
-    it('lists every violation with the field it concerns (422)', async () => {
+    it('lists every violation with the field it concerns (Invalid: 422)', async () => {
       const error = await rejection(validateEventData(stack.sql, 'v1.case.completed', { case_status: 'open', completed_at: 'yesterday' }));
-      expect(error.status).toBe(422);
-      expect(error.code).toBe('validation_failed');
-      const fields = (error.details as { field: string }[]).map((detail) => detail.field).sort();
+      const fields = error.issues.map((issue) => issue.field).sort();
       expect(fields).toEqual(['body.data.case_id', 'body.data.case_status', 'body.data.completed_at']);
     });
 
-    it('answers 422 for a type that is not in the catalog', async () => {
+    it('refuses a type that is not in the catalog (Invalid: 422)', async () => {
       const error = await rejection(validateEventData(stack.sql, 'v1.nope.nothing', {}));
-      expect(error.status).toBe(422);
-      expect((error.details as { field: string }[])[0]!.field).toBe('body.event_type');
+      expect(error.issues).toEqual([{ field: 'body.event_type', message: expect.any(String), code: 'unknown_event_type' }]);
     });
 
     it('uses the new schema as soon as a PATCH changed it', async () => {

@@ -5,7 +5,8 @@ import { startTestStack, type TestStack } from './helpers/stack.js';
 import { answer, receiverPool } from './helpers/receiver.js';
 import { apiClient, createEventType, createTenant, type ApiCall } from './helpers/api.js';
 import { createEndpoint, eventually, expectStatus, publish, waitForDeliveryStatus, type TenantFixture } from './helpers/deliveries.js';
-import { deliveryWorkflowId } from '../workflows/delivery.js';
+import { deliveryWorkflowId } from '../workflows/contracts.js';
+import { endpointDefaults } from '../src/core/endpoint-defaults.js';
 
 describe('durable delivery', () => {
   let stack: TestStack;
@@ -225,8 +226,11 @@ describe('durable delivery', () => {
     const wide = await createTenant(call, { max_endpoints: 1500 });
     const target = await receiver();
     await stack.sql`
-      insert into endpoints (id, tenant_id, url, event_types, retry_schedule)
-      select 'ep_fanout' || lpad(n::text, 6, '0'), ${wide.id}, ${target.url}, array['v1.case.completed'], '["1s"]'::jsonb from generate_series(1, 999) n`;
+      insert into endpoints (id, tenant_id, url, event_types, retry_schedule, signature, envelope, timeout_ms, disable_after_failures)
+      select 'ep_fanout' || lpad(n::text, 6, '0'), ${wide.id}, ${target.url}, array['v1.case.completed'], '["1s"]'::jsonb,
+             ${stack.sql.json({ profile: endpointDefaults.signatureProfile })}, ${endpointDefaults.envelope}, ${endpointDefaults.timeoutMs},
+             ${endpointDefaults.disableAfterFailures}
+      from generate_series(1, 999) n`;
     await stack.sql`
       insert into endpoint_secrets (id, endpoint_id, ciphertext, last_four)
       select 'sec_fanout' || lpad(n::text, 6, '0'), 'ep_fanout' || lpad(n::text, 6, '0'), s.ciphertext, s.last_four

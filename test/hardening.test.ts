@@ -4,10 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildOpenApiDocument, documentedRoutes } from '../src/api/openapi.js';
 import { Conflict, Invalid, NotFound } from '../src/core/errors.js';
 import { jsonNestingDepth } from '../src/core/json-depth.js';
-import { operationalEventTypes } from '../src/core/operational-events.js';
+import { operationalEventTypes, type OperationalEventData, type PublishedOperationalType } from '../src/core/operational-events.js';
+import { validateEventData } from '../src/core/event-catalog.js';
 import { publishOperationalEvent } from '../src/core/publish.js';
 import { domainErrorsAreFinal } from '../src/worker/domain-errors.js';
-import { deliveryWorkflowId } from '../workflows/delivery.js';
+import { deliveryWorkflowId } from '../workflows/contracts.js';
 import { createEndpoint, eventually, expectStatus, publish, startDeliveryStack, waitForDeliveryStatus, type TenantFixture } from './helpers/deliveries.js';
 import { answer, receiverPool } from './helpers/receiver.js';
 import type { ApiCall } from './helpers/api.js';
@@ -164,6 +165,20 @@ describe('hardened API', () => {
         return status === 'RUNNING' ? undefined : status;
       });
       expect(closed).toBe('COMPLETED');
+    });
+
+    it("each notice Herald publishes matches its type's JSON Schema in the catalog, which receivers can read", async () => {
+      const samples: { [T in PublishedOperationalType]: OperationalEventData[T] } = {
+        'v1.webhook.delivery_failed': { delivery_id: 'whd_x', event_id: 'evt_x', endpoint_id: 'ep_x', event_type: 'v1.case.completed', attempts: 3, last_error: 'HTTP 500' },
+        'v1.endpoint.disabled': { endpoint_id: 'ep_x', reason: 'consecutive_failures', consecutive_failures: 10, last_error: null },
+        'v1.endpoint.enabled': { endpoint_id: 'ep_x' },
+      };
+      for (const [type, data] of Object.entries(samples)) {
+        const listed = await expectStatus(call('GET', `/v1/event-types/${type}`, { key: tenant.apiKey }), 200);
+        expect(listed, type).toMatchObject({ operational: true, schema: expect.objectContaining({ type: 'object' }) });
+        await expect(validateEventData(stack.sql, type, data), type).resolves.toMatchObject({ name: type });
+        await expect(validateEventData(stack.sql, type, {}), `${type} without its required fields`).rejects.toThrow();
+      }
     });
 
     it('publishing the same notice twice is "already done", even with other data: one event', async () => {

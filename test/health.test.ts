@@ -3,7 +3,7 @@ import { spawnWorkerProcess, startTestStack, type TestStack } from './helpers/st
 import { answer, receiverPool } from './helpers/receiver.js';
 import { apiClient, createEventType, createTenant, type ApiCall } from './helpers/api.js';
 import { createEndpoint, eventually, expectStatus, publish, waitForDeliveryStatus, type TenantFixture } from './helpers/deliveries.js';
-import { attemptFailedHealthSignal, endpointHealthWorkflow, endpointHealthWorkflowId, healthQuery, type EndpointHealth } from '../workflows/health.js';
+import { attemptFailedHealthSignal, endpointHealthWorkflowId, healthQuery, workflowTypes, type AttemptReport, type EndpointHealth, type EndpointHealthWorkflow } from '../workflows/contracts.js';
 
 describe('endpoint health', () => {
   let stack: TestStack;
@@ -124,7 +124,7 @@ describe('endpoint health', () => {
     const endpointId = 'ep_01HEALTHDEDUP0000000000000';
     const report = (delivery: string, attempt: number) => ({ delivery_id: delivery, attempt, at: new Date().toISOString(), status_code: 500, error_class: 'http_status', disable_after_failures: 50 });
     const start = (delivery: string, attempt: number) =>
-      stack.temporal.workflow.signalWithStart(endpointHealthWorkflow, {
+      stack.temporal.workflow.signalWithStart<EndpointHealthWorkflow, [AttemptReport]>(workflowTypes.endpointHealth, {
         workflowId: endpointHealthWorkflowId(endpointId),
         taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
         args: [{ endpointId, tenantId: 'ten_x', maxReportsPerRun: 4 }],

@@ -6,9 +6,7 @@ import { answer, receiverPool, type ReceivedRequest } from './helpers/receiver.j
 import { apiClient, createEventType, createTenant, errorFields, type ApiCall } from './helpers/api.js';
 import { createEndpoint, eventually, expectStatus, publish, waitForDeliveryStatus, type TenantFixture } from './helpers/deliveries.js';
 import { deliveryIdFor, newId } from '../src/core/ids.js';
-import { deliveryWorkflowId, progressQuery } from '../workflows/delivery.js';
-import { endpointHealthWorkflowId } from '../workflows/health.js';
-import { recoverWorkflowId, recoveryProgressQuery } from '../workflows/recover.js';
+import { deliveryWorkflowId, endpointHealthWorkflowId, progressQuery, recoverWorkflowId, recoveryProgressQuery } from '../workflows/contracts.js';
 
 describe('operators: inspect, replay, recover, test', () => {
   let stack: TestStack;

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/logger.js';
-import { endpointHealthWorkflowId } from '../workflows/health.js';
-import { deliveryWorkflowId } from '../workflows/delivery.js';
+import { deliveryWorkflowId, endpointHealthWorkflowId } from '../workflows/contracts.js';
 import type { TestStack } from './helpers/stack.js';
 import { receiverPool } from './helpers/receiver.js';
 import { resettingReceiver, type HostileReceiver } from './helpers/hostile-receivers.js';

@@ -1,16 +1,23 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { inject } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Worker } from '@temporalio/worker';
-import { fanoutWorkflow, fanoutWorkflowId } from '../workflows/fanout.js';
-import { pingWorkflow } from '../workflows/ping.js';
-import { endpointHealthWorkflowId } from '../workflows/health.js';
-import { deliveryWorkflowId } from '../workflows/delivery.js';
-import { recoverWorkflowId } from '../workflows/recover.js';
+import {
+  deliveryWorkflowId,
+  endpointHealthWorkflowId,
+  fanoutWorkflowId,
+  recoverWorkflowId,
+  workflowTypes,
+  type DeliveryWorkflow,
+  type EndpointHealthWorkflow,
+  type FanoutWorkflow,
+  type PingWorkflow,
+  type RecoverWorkflow,
+} from '../workflows/contracts.js';
 import { createEndpoint, eventually, expectStatus, publish, startDeliveryStack, waitForDeliveryStatus, type TenantFixture } from './helpers/deliveries.js';
 import { answer, receiverPool } from './helpers/receiver.js';
 import type { ApiCall } from './helpers/api.js';
@@ -19,13 +26,32 @@ import type { TestStack } from './helpers/stack.js';
 /**
  * Saved histories of every workflow type, replayed against today's workflow code: a change that would make a
  * running workflow non-deterministic fails here, before it reaches a cluster. The fixtures were recorded by the
- * code of their time (test/fixtures/histories/README.md); HERALD_CAPTURE_HISTORIES=1 records a new set.
+ * code of their time (test/fixtures/histories/README.md); HERALD_CAPTURE_HISTORIES=<label> records a new set beside them.
  */
 interface SavedHistory {
   events: { workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } }[];
 }
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'histories');
+
+describe('workflow contracts', () => {
+  it('workflows/index.ts exports the workflow functions only, named as workflows/contracts.ts starts them', async () => {
+    const exported = Object.entries(await import('../workflows/index.js'));
+    // Temporal registers every function the entry module exports as a workflow type: nothing else may be there.
+    expect(exported.map(([name, value]) => [name, typeof value]).sort()).toEqual(
+      ['deliveryWorkflow', 'endpointHealthWorkflow', 'fanoutWorkflow', 'pingWorkflow', 'recoverWorkflow'].map((name) => [name, 'function']),
+    );
+    expect(Object.values(workflowTypes).sort()).toEqual(exported.map(([name]) => name).sort());
+    // The signatures callers start them with (checked by tsc).
+    expectTypeOf<typeof import('../workflows/index.js')>().toEqualTypeOf<{
+      deliveryWorkflow: DeliveryWorkflow;
+      endpointHealthWorkflow: EndpointHealthWorkflow;
+      fanoutWorkflow: FanoutWorkflow;
+      pingWorkflow: PingWorkflow;
+      recoverWorkflow: RecoverWorkflow;
+    }>();
+  });
+});
 
 describe('saved workflow histories', () => {
   it('replay without non-determinism on the current workflow code', async () => {
@@ -45,7 +71,9 @@ describe('saved workflow histories', () => {
   }, 120_000);
 });
 
-describe.runIf(process.env.HERALD_CAPTURE_HISTORIES)('recording workflow histories (HERALD_CAPTURE_HISTORIES=1)', () => {
+const captureLabel = process.env.HERALD_CAPTURE_HISTORIES;
+
+describe.runIf(captureLabel)('recording workflow histories (HERALD_CAPTURE_HISTORIES=<label>)', () => {
   let stack: TestStack;
   let call: ApiCall;
   let tenant: TenantFixture;
@@ -67,7 +95,7 @@ describe.runIf(process.env.HERALD_CAPTURE_HISTORIES)('recording workflow histori
     const { stdout } = await promisify(execFile)(inject('temporalCli'), ['workflow', 'show', '--workflow-id', workflowId, '--address', stack.config.TEMPORAL_ADDRESS, '--output', 'json'], {
       maxBuffer: 64 * 1024 * 1024,
     });
-    await writeFile(path.join(fixtures, `${name}.json`), stdout);
+    await writeFile(path.join(fixtures, `${captureLabel}-${name}.json`), stdout);
   };
 
   it('records a delivery delivered at its first attempt', async () => {
@@ -89,7 +117,9 @@ describe.runIf(process.env.HERALD_CAPTURE_HISTORIES)('recording workflow histori
     const deadEndpoint = await createEndpoint(call, tenant, { url: dead.url, event_types: ['v1.case.completed'], retry_schedule: ['1s'], disable_after_failures: 2 });
     await createEndpoint(call, tenant, { url: notices.url, event_types: ['v1.webhook.delivery_failed', 'v1.endpoint.disabled'] });
     const event = await publish(call, tenant, 'v1.case.completed', { n: 2 });
-    const idOf = (endpointId: string) => event.deliveries.find((d: { endpoint_id: string }) => d.endpoint_id === endpointId).delivery_id;
+    const idOf2 = (published: { deliveries: { endpoint_id: string; delivery_id: string }[] }, endpointId: string) =>
+      published.deliveries.find((d) => d.endpoint_id === endpointId)!.delivery_id;
+    const idOf = (endpointId: string) => idOf2(event, endpointId);
     await waitForDeliveryStatus(call, tenant, idOf(flakyEndpoint.id), ['delivered']);
     await waitForDeliveryStatus(call, tenant, idOf(deadEndpoint.id), ['failed']);
     await save('delivery-retried-then-delivered', deliveryWorkflowId(idOf(flakyEndpoint.id)));
@@ -107,22 +137,28 @@ describe.runIf(process.env.HERALD_CAPTURE_HISTORIES)('recording workflow histori
       202,
     );
     await save('recover-one-delivery', recoverWorkflowId(recovery.recovery_id));
+    // Failing again after the re-enable: the health workflow counts afresh and deactivates once more.
+    dead.respondWith(answer(500));
+    const again = await publish(call, tenant, 'v1.case.completed', { n: 4 });
+    await waitForDeliveryStatus(call, tenant, idOf2(again, deadEndpoint.id), ['failed']);
+    await eventually(async () => ((await call('GET', `/v1/tenants/${tenant.id}/endpoints/${deadEndpoint.id}`, { key: tenant.apiKey })).body.active === false ? true : undefined));
+    await save('endpoint-health-reenabled-and-deactivated-again', endpointHealthWorkflowId(deadEndpoint.id), { closed: false });
   });
 
   it('records a fan-out and a ping', async () => {
     const receiver = await receivers.start();
     const endpoint = await createEndpoint(call, tenant, { url: receiver.url, event_types: ['v1.case.completed'] });
     const event = await publish(call, tenant, 'v1.case.completed', { n: 3 });
-    const handle = await stack.temporal.workflow.start(fanoutWorkflow, {
+    const handle = await stack.temporal.workflow.start<FanoutWorkflow>(workflowTypes.fanout, {
       workflowId: fanoutWorkflowId(event.event_id),
       taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
       args: [{ eventId: event.event_id }],
     });
     await handle.result();
     await save('fanout-one-batch', handle.workflowId);
-    expect(endpoint.id).toBeDefined();
+    expect(event.deliveries.map((delivery: { endpoint_id: string }) => delivery.endpoint_id)).toContain(endpoint.id);
 
-    const ping = await stack.temporal.workflow.start(pingWorkflow, { workflowId: `ping-${Date.now()}`, taskQueue: stack.config.TEMPORAL_TASK_QUEUE });
+    const ping = await stack.temporal.workflow.start<PingWorkflow>(workflowTypes.ping, { workflowId: `ping-${Date.now()}`, taskQueue: stack.config.TEMPORAL_TASK_QUEUE });
     await ping.result();
     await save('ping', ping.workflowId);
   });

@@ -1,76 +1,21 @@
-import {
-  ActivityFailure,
-  ApplicationFailure,
-  defineQuery,
-  defineSignal,
-  patched,
-  proxyActivities,
-  proxyLocalActivities,
-  setHandler,
-  sleep,
-  upsertSearchAttributes,
-} from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, patched, proxyActivities, proxyLocalActivities, setHandler, sleep, upsertSearchAttributes } from '@temporalio/workflow';
 import type { HeraldActivities } from '../activities/index.js';
-import type { AttemptOutcome } from '../activities/delivery.js';
-import { HeraldDeliveryStatus } from './search-attributes.js';
 import { bookkeepingRetryPolicy } from './retry-policies.js';
-
-export type DeliveryStatus = 'pending' | 'delivering' | 'retrying' | 'delivered' | 'failed';
-
-/**
- * The delivery id and its attempt budget (1 + the endpoint's retries, fixed when the delivery was
- * created). Secrets and payloads are loaded by the activity and never enter workflow history.
- */
-export interface DeliveryWorkflowInput {
-  deliveryId: string;
-  maxAttempts: number;
-}
-
-export interface DeliveryProgress {
-  status: DeliveryStatus;
-  attempt: number;
-  max_attempts: number;
-  next_attempt_at: string | null;
-  last_status_code: number | null;
-  last_error: string | null;
-  failure_reason: string | null;
-}
-
-/** The attempt activity's input; `attemptsBefore` counts attempts made before its first (by the local first attempt). */
-export interface AttemptInput {
-  deliveryId: string;
-  maxAttempts: number;
-  attemptsBefore?: number;
-}
-
-/**
- * A failed attempt that will be retried: sent by the attempt activity as a signal, so progress is live between
- * retries, and carried as the failure's details.
- */
-export interface AttemptFailedReport {
-  attempt: number;
-  status_code: number | null;
-  error: string;
-  next_attempt_at: string;
-}
-
-export const attemptFailedSignal = defineSignal<[AttemptFailedReport]>('attemptFailed');
-export const progressQuery = defineQuery<DeliveryProgress>('progress');
-
-export const deliveryWorkflowId = (deliveryId: string) => `delivery-${deliveryId}`;
-
-/** What a retryable failed attempt carries as its failure's details: its report and the delay before the next. */
-export type AttemptFailedDetails = [report: AttemptFailedReport, delayMs: number];
-
-/** The failure type of an attempt whose receiver did not accept the webhook. */
-export const deliveryAttemptFailedType = 'DeliveryAttemptFailed';
-
-/** Failure types the attempt activity throws that end the delivery at once. */
-export const nonRetryableDeliveryFailures = {
-  endpointDisabled: 'EndpointDisabled',
-  endpointGone: 'EndpointGone',
-  deliveryNotFound: 'DeliveryNotFound',
-} as const;
+import {
+  HeraldDeliveryStatus,
+  attemptFailedSignal,
+  deliveryAttemptFailedType,
+  firstAttemptLocalPatch,
+  nonRetryableDeliveryFailures,
+  progressQuery,
+  type AttemptFailedDetails,
+  type AttemptFailedReport,
+  type AttemptInput,
+  type AttemptOutcome,
+  type DeliveryProgress,
+  type DeliveryStatus,
+  type DeliveryWorkflowInput,
+} from './contracts.js';
 
 const { finishFailedDelivery } = proxyActivities<HeraldActivities>({ startToCloseTimeout: '1m', retry: bookkeepingRetryPolicy });
 
@@ -99,13 +44,11 @@ const firstAttemptActivity = proxyLocalActivities<HeraldActivities>({
   retry: { maximumAttempts: 1 },
 }).attemptDelivery;
 
-/** Histories started before the first attempt became local replay without it. */
-export const firstAttemptLocalPatch = 'first-attempt-local';
-
 /**
  * One delivery: an (event, endpoint) pair. The first attempt is local; retries run as one activity under a
  * Temporal retry policy that encodes the endpoint's schedule (each failure names its own nextRetryDelay), so
- * the history holds one marker and at most one activity however many retries it takes.
+ * the history holds one marker and at most one activity however many retries it takes, plus one `attemptFailed`
+ * signal per retry (the activity's report, which keeps the progress query live between retries).
  */
 export async function deliveryWorkflow(input: DeliveryWorkflowInput): Promise<DeliveryProgress> {
   const progress: DeliveryProgress = {

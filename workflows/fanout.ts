@@ -1,17 +1,9 @@
 import { continueAsNew, proxyActivities } from '@temporalio/workflow';
 import type { HeraldActivities } from '../activities/index.js';
 import { bookkeepingRetryPolicy } from './retry-policies.js';
+import { fanoutBatchSize, type FanoutWorkflowInput } from './contracts.js';
 
-export interface FanoutWorkflowInput {
-  eventId: string;
-  /** The last delivery id already dispatched; the next batch starts after it. */
-  afterDeliveryId?: string;
-}
-
-export const fanoutWorkflowId = (eventId: string) => `fanout-${eventId}`;
-
-/** Deliveries started per activity call, and calls per run before continuing as new. */
-export const fanoutBatchSize = 500;
+/** Activity calls (of fanoutBatchSize deliveries each) per run before continuing as new. */
 const batchesPerRun = 20;
 
 const { dispatchEventDeliveries } = proxyActivities<HeraldActivities>({

@@ -1,32 +1,7 @@
-import { allHandlersFinished, condition, continueAsNew, defineQuery, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { HeraldActivities } from '../activities/index.js';
 import { bookkeepingRetryPolicy } from './retry-policies.js';
-
-/**
- * A recovery (Svix "recover"): replays every matching delivery of one endpoint, in batches, with a
- * cursor by delivery id. Each batch is one activity that replays idempotently, so a retried batch or a
- * killed worker never replays a delivery twice; the run continues as new every few batches, carrying
- * the cursor and the counts, so a recovery of a million deliveries keeps a small history.
- */
-export interface RecoverWorkflowInput {
-  recoveryId: string;
-  batchSize: number;
-  total: number;
-  /** Carried across continue-as-new. */
-  afterDeliveryId?: string;
-  replayed?: number;
-  /** Batches per run before continuing as new (tests make it small). */
-  batchesPerRun?: number;
-}
-
-export interface RecoveryProgress {
-  total: number;
-  replayed: number;
-  remaining: number;
-}
-
-export const recoverWorkflowId = (recoveryId: string) => `recover-${recoveryId}`;
-export const recoveryProgressQuery = defineQuery<RecoveryProgress>('progress');
+import { recoveryProgressQuery, type RecoverWorkflowInput, type RecoveryProgress } from './contracts.js';
 
 const defaultBatchesPerRun = 20;
 
@@ -37,6 +12,12 @@ const { replayRecoveryBatch, finishRecovery } = proxyActivities<HeraldActivities
   retry: { ...bookkeepingRetryPolicy, maximumInterval: '30s' },
 });
 
+/**
+ * A recovery (Svix "recover"): replays every matching delivery of one endpoint, in batches, with a
+ * cursor by delivery id. Each batch is one activity that replays idempotently, so a retried batch or a
+ * killed worker never replays a delivery twice; the run continues as new every few batches, carrying
+ * the cursor and the counts, so a recovery of a million deliveries keeps a small history.
+ */
 export async function recoverWorkflow(input: RecoverWorkflowInput): Promise<RecoveryProgress> {
   let replayed = input.replayed ?? 0;
   let after = input.afterDeliveryId;

@@ -169,5 +169,3 @@ function methodNotAllowed(app: Express): RequestHandler {
     next(new HttpError(405, 'method_not_allowed', `${request.method} is not allowed on ${request.path}; use ${allow}`, { allow: [...allowed] }));
   };
 }
-
-export { HttpError };

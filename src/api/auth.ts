@@ -3,7 +3,8 @@ import type { Config } from '../config.js';
 import type { Sql } from '../db/client.js';
 import { hashApiKey, safeEqual } from '../core/crypto.js';
 import { authFailureSubjects, createRateWindows } from '../core/rate-windows.js';
-import { HttpError, forbidden, notFound } from './errors.js';
+import { NotFound } from '../core/errors.js';
+import { HttpError, forbidden } from './errors.js';
 
 /**
  * Who is calling: the administrator (HERALD_ADMIN_KEY, acts on everything) or a tenant (an `sk_` key
@@ -103,7 +104,7 @@ export function tenantScope(deps: { sql: Sql }): RequestHandler {
       return;
     }
     const tenant = canActOnTenant(principalOf(response), tenantId) ? await findTenant(deps.sql, tenantId) : undefined;
-    if (!tenant) throw notFound('Tenant');
+    if (!tenant) throw new NotFound('Tenant');
     response.locals.tenant = tenant;
     next();
   };

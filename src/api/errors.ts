@@ -1,7 +1,8 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
-import { DomainError } from '../core/errors.js';
+import { DomainError, Invalid, isDependencyUnavailable } from '../core/errors.js';
 import type { Logger } from '../logger.js';
+import { fieldIssues } from './validation.js';
 
 export type ErrorCode =
   | 'invalid_json'
@@ -19,7 +20,11 @@ export type ErrorCode =
   | 'unavailable'
   | 'internal';
 
-/** An error the API answers with as is: `{"error": {code, message, details}}` under `status`. */
+/**
+ * An HTTP-only error the API answers with as is: `{"error": {code, message, details}}` under `status`. For what only
+ * HTTP knows (authentication, rate limits, body framing, routing); everything about the request's meaning is a
+ * domain error (src/core/errors.ts: Invalid, Conflict, LimitReached, NotFound), mapped below in one place.
+ */
 export class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -32,33 +37,7 @@ export class HttpError extends Error {
   }
 }
 
-export const notFound = (what: string) => new HttpError(404, 'not_found', `${what} not found`);
-export const conflict = (message: string, details: unknown = null) => new HttpError(409, 'conflict', message, details);
-export const unprocessable = (message: string, details: unknown = null) => new HttpError(422, 'validation_failed', message, details);
 export const forbidden = (message: string) => new HttpError(403, 'forbidden', message);
-
-export function zodIssues(error: ZodError, location: 'body' | 'query' | 'path' | 'headers') {
-  return error.issues.map((issue) => ({
-    field: [location, ...issue.path].join('.'),
-    message: issue.message,
-    code: issue.code,
-  }));
-}
-
-export function validationError(error: ZodError, location: 'body' | 'query' | 'path' | 'headers'): HttpError {
-  const issues = zodIssues(error, location);
-  const first = issues[0];
-  return new HttpError(422, 'validation_failed', first ? `${first.field}: ${first.message}` : 'invalid request', issues);
-}
-
-/** Postgres and Temporal being down is not Herald's bug: the client may retry (503). */
-export function isDependencyUnavailable(error: unknown): boolean {
-  const err = error as { code?: string; name?: string; message?: string };
-  if (!err || typeof err !== 'object') return false;
-  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', '57P01', '57P03', '53300', '08006', '08001'].includes(err.code ?? '')) return true;
-  if (err.name === 'ServiceError' || err.name === 'ConnectionError' || err.name === 'TransportError') return true;
-  return /UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED/.test(err.message ?? '');
-}
 
 export function errorMiddleware(logger: Logger): ErrorRequestHandler {
   return (error, request, response, _next) => {
@@ -75,14 +54,16 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
 export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   if (error instanceof DomainError) return fromDomainError(error);
-  if (error instanceof ZodError) return validationError(error, 'body');
+  if (error instanceof ZodError) return fromDomainError(new Invalid(fieldIssues(error, 'body')));
   const bodyError = error as { type?: string; status?: number; limit?: number };
   if (bodyError?.type === 'entity.parse.failed') return new HttpError(400, 'invalid_json', 'The request body is not valid JSON');
   if (bodyError?.type === 'entity.too.large') return new HttpError(413, 'payload_too_large', `The request body exceeds ${bodyError.limit} bytes`, { limit: bodyError.limit });
   if (bodyError?.type === 'encoding.unsupported' || bodyError?.type === 'charset.unsupported') return new HttpError(415, 'unsupported_media_type', 'Unsupported body encoding');
   if (bodyError?.status === 400 || bodyError?.type === 'request.aborted' || bodyError?.type === 'request.size.invalid') return new HttpError(400, 'bad_request', 'The request body could not be read');
   // Text PostgreSQL cannot store (a NUL character) that reached a query before validation saw it.
-  if (['22021', '22P05'].includes((error as { code?: string })?.code ?? '')) return new HttpError(422, 'validation_failed', 'The request contains characters that cannot be stored (NUL)');
+  if (['22021', '22P05'].includes((error as { code?: string })?.code ?? '')) {
+    return fromDomainError(Invalid.field('request', 'contains characters that cannot be stored (NUL)', 'invalid_string'));
+  }
   if (isDependencyUnavailable(error)) return new HttpError(503, 'unavailable', 'A dependency of Herald is unavailable; retry shortly');
   return new HttpError(500, 'internal', 'Internal error');
 }
@@ -91,9 +72,15 @@ export const routeNotFound: RequestHandler = (request, _response, next) => {
   next(new HttpError(404, 'not_found', `No route for ${request.method} ${request.path}`));
 };
 
-const statusOfDomainError = { invalid: [422, 'validation_failed'], conflict: [409, 'conflict'], not_found: [404, 'not_found'] } as const;
+/** A quota answers 409 `conflict`, as it always has; `details` names the limit (max_endpoints, max_api_keys). */
+const statusOfDomainError = {
+  invalid: [422, 'validation_failed'],
+  conflict: [409, 'conflict'],
+  limit_reached: [409, 'conflict'],
+  not_found: [404, 'not_found'],
+} as const satisfies Record<DomainError['kind'], readonly [number, ErrorCode]>;
 
-/** The one mapping of core's domain errors to HTTP. */
+/** The one mapping of core's domain errors to HTTP, and so the one way a 422 `validation_failed` is built. */
 function fromDomainError(error: DomainError): HttpError {
   const [status, code] = statusOfDomainError[error.kind];
   return new HttpError(status, code, error.message, error.details);

@@ -126,7 +126,7 @@ export function documentedRoutes(): { method: HttpMethod; path: string; access: 
 export type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;
 
 /** The OpenAPI 3.1 document of every route declared so far. */
-export function buildOpenApiDocument(options: { version?: string; serverUrl?: string } = {}): OpenApiDocument {
+export function buildOpenApiDocument(): OpenApiDocument {
   const registry = new OpenAPIRegistry();
   registry.registerComponent('securitySchemes', 'bearerAuth', {
     type: 'http',
@@ -138,10 +138,10 @@ export function buildOpenApiDocument(options: { version?: string; serverUrl?: st
     openapi: '3.1.0',
     info: {
       title: 'Herald API',
-      version: options.version ?? '0.1.0',
+      version: '0.1.0',
       description: 'Self-hosted webhook delivery. Every /v1 route takes `Authorization: Bearer <key>`; errors are `{"error": {code, message, details}}`.',
     },
-    servers: options.serverUrl ? [{ url: options.serverUrl }] : [],
+    servers: [],
     security: [{ bearerAuth: [] }],
   });
 }

@@ -1,17 +1,14 @@
 import type { Request, Response } from 'express';
 import type { z, ZodError, ZodType } from 'zod';
-import { HttpError } from './errors.js';
-import type { FieldIssue } from '../core/errors.js';
+import { Invalid, type FieldIssue } from '../core/errors.js';
 
 /**
  * Request validation: every handler states zod schemas for its path parameters, query and body, and
- * gets them parsed or a 422 `validation_failed` whose `details` name each field (`body.url`,
+ * gets them parsed or an `Invalid` (422 `validation_failed`) whose issues name each field (`body.url`,
  * `query.limit`, `path.tenant_id`). Body schemas are strict, so unknown fields are 422 too.
  */
 
-export type Location = 'path' | 'query' | 'body';
-
-export type { FieldIssue };
+type Location = 'path' | 'query' | 'body';
 
 export interface RequestSchemas {
   params?: ZodType;
@@ -27,8 +24,12 @@ export interface ValidatedRequest<S extends RequestSchemas> {
   body: Parsed<S['body']>;
 }
 
-/** One issue per field; an unknown-keys issue becomes one issue per unknown key. */
-export function fieldIssues(error: ZodError, location: Location): FieldIssue[] {
+/**
+ * The one mapping of zod issues to field issues, under `location` (`body`, `query`, `headers.idempotency-key`):
+ * one issue per field; an unknown-keys issue becomes one issue per unknown key. A refinement names its own code
+ * with `params: {code}` (`not_supported`); zod's code otherwise.
+ */
+export function fieldIssues(error: ZodError, location: string): FieldIssue[] {
   return error.issues.flatMap((issue) => {
     const at = [location, ...issue.path.map(String)];
     if (issue.code === 'unrecognized_keys') {
@@ -38,17 +39,12 @@ export function fieldIssues(error: ZodError, location: Location): FieldIssue[] {
         code: 'unrecognized_keys',
       }));
     }
-    return [{ field: at.join('.'), message: issue.message, code: issue.code }];
+    const code = issue.code === 'custom' && typeof issue.params?.code === 'string' ? issue.params.code : issue.code;
+    return [{ field: at.join('.'), message: issue.message, code }];
   });
 }
 
-/** 422 listing `issues`, the first one in the message. */
-export function invalid(issues: FieldIssue[]): HttpError {
-  const first = issues[0];
-  return new HttpError(422, 'validation_failed', first ? `${first.field}: ${first.message}` : 'The request is not valid', issues);
-}
-
-/** Parses path, query and body with their schemas; throws one 422 listing every issue of all three. */
+/** Parses path, query and body with their schemas; throws one Invalid listing every issue of all three. */
 export function validateRequest<S extends RequestSchemas>(request: Request, schemas: S): ValidatedRequest<S> {
   const issues: FieldIssue[] = [];
   const parse = (schema: ZodType | undefined, value: unknown, location: Location) => {
@@ -65,7 +61,7 @@ export function validateRequest<S extends RequestSchemas>(request: Request, sche
     // No body at all reads as {}, so bodies whose fields are all optional may be left out.
     body: parse(schemas.body, request.body ?? {}, 'body'),
   };
-  if (issues.length > 0) throw invalid(issues);
+  if (issues.length > 0) throw new Invalid(issues);
   return parsed as ValidatedRequest<S>;
 }
 

@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Agent, request } from 'undici';
 import { buildEnvelope } from '../core/envelope.js';
+import { schemaVersionOf, testEventType } from '../core/event-catalog.js';
 import { newId } from '../core/ids.js';
 import { resolveProfile, signatureHeaders, signatureSettingsSchema, verifySignature, WebhookSignatureError } from '../core/signing.js';
 
@@ -102,8 +103,8 @@ async function testCommand(options: { endpointUrl: string; signingSecret: string
   const ids = { eventId: newId('event'), deliveryId: newId('delivery'), traceId: newId('trace') };
   const body = buildEnvelope('herald', {
     ...ids,
-    eventType: 'v1.webhook.test',
-    schemaVersion: 'v1',
+    eventType: testEventType,
+    schemaVersion: schemaVersionOf(testEventType),
     createdAt,
     data: { message: 'A test event from `herald webhooks test`: if your receiver verified it, it is ready.' },
   });

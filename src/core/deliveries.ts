@@ -1,4 +1,14 @@
 import type { Sql } from '../db/client.js';
+import type { DeliveryStatus } from '../../workflows/contracts.js';
+import type { DeliveryToStart } from './dispatch.js';
+import type { HttpAttemptResult } from './http-delivery.js';
+import type { RecoveryRow } from './replay.js';
+
+/**
+ * The home of delivery state: every SQL statement on `deliveries` and `attempts`. Below the read models the API
+ * lists; then the state changes of a delivery's life: created (by publish or as a replay), dispatched, claimed for an
+ * attempt, its attempts recorded, finished as failed; and the reads those steps make.
+ */
 
 /** Read models of events, deliveries and attempts, as the API shows them. */
 export interface DeliveryView {
@@ -92,4 +102,246 @@ export async function getEvent(sql: Sql, tenantId: string, eventId: string) {
   const [event] = await sql<{ id: string; tenant_id: string; event_type: string; schema_version: string; trace_id: string; data: unknown; created_at: Date }[]>`
     select id, tenant_id, event_type, schema_version, trace_id, data, created_at from events where tenant_id = ${tenantId} and id = ${eventId}`;
   return event;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Creation
+
+/**
+ * Inserts one delivery per subscribed endpoint of a new event (in publish's transaction): `pending` for an active
+ * endpoint; `failed` (`endpoint_disabled`), dispatched and completed at once for a disabled one, never attempted.
+ */
+export async function insertEventDeliveries(
+  sql: Sql,
+  event: { tenantId: string; eventId: string; eventType: string },
+  rows: { id: string; endpoint_id: string; active: boolean; max_attempts: number }[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await sql`
+    insert into deliveries (id, tenant_id, event_id, endpoint_id, event_type, status, max_attempts, failure_reason, dispatched_at, completed_at)
+    select d.id, ${event.tenantId}, ${event.eventId}, d.endpoint_id, ${event.eventType},
+           case when d.active then 'pending' else 'failed' end, d.max_attempts,
+           case when d.active then null else 'endpoint_disabled' end,
+           case when d.active then null else now() end,
+           case when d.active then null else now() end
+    from unnest(${sql.array(rows.map((row) => row.id))}::text[], ${sql.array(rows.map((row) => row.endpoint_id))}::text[],
+                ${sql.array(rows.map((row) => String(row.active)))}::boolean[], ${sql.array(rows.map((row) => row.max_attempts))}::int[])
+         as d(id, endpoint_id, active, max_attempts)`;
+}
+
+/** An event's deliveries as publish answers: how many it created (replays aside) and the first `limit` of them. */
+export async function publishedDeliveries(sql: Sql, eventId: string, limit: number): Promise<{ count: number; deliveries: { delivery_id: string; endpoint_id: string }[] }> {
+  const [{ count }] = await sql<{ count: number }[]>`select count(*)::int as count from deliveries where event_id = ${eventId} and replay_of is null`;
+  const deliveries = await sql<{ delivery_id: string; endpoint_id: string }[]>`
+    select id as delivery_id, endpoint_id from deliveries where event_id = ${eventId} and replay_of is null order by id limit ${limit}`;
+  return { count, deliveries: [...deliveries] };
+}
+
+/** A replay to store: a new pending delivery, linked to the one it repeats (`replay_of`, null for none). */
+export interface ReplayRow {
+  id: string;
+  event_id: string;
+  endpoint_id: string;
+  event_type: string;
+  max_attempts: number;
+  replay_of: string | null;
+}
+
+/**
+ * Stores replays (an id that exists already is left as it is) and returns those of them not dispatched yet, in id
+ * order: the ones whose workflows still need starting.
+ */
+export async function insertReplays(sql: Sql, tenantId: string, rows: ReplayRow[], recoveryId: string | undefined): Promise<DeliveryToStart[]> {
+  const column = <K extends keyof ReplayRow>(key: K) => sql.array(rows.map((row) => String(row[key] ?? '')));
+  await sql`
+    insert into deliveries (id, tenant_id, event_id, endpoint_id, event_type, status, max_attempts, replay_of, recovery_id)
+    select u.id, ${tenantId}, u.event_id, u.endpoint_id, u.event_type, 'pending', u.max_attempts, nullif(u.replay_of, ''), ${recoveryId ?? null}
+    from unnest(${column('id')}::text[], ${column('event_id')}::text[], ${column('endpoint_id')}::text[], ${column('event_type')}::text[],
+                ${column('max_attempts')}::int[], ${column('replay_of')}::text[]) as u(id, event_id, endpoint_id, event_type, max_attempts, replay_of)
+    on conflict do nothing`;
+  return [
+    ...(await sql<DeliveryToStart[]>`
+      select id, tenant_id, endpoint_id, event_type, max_attempts from deliveries
+      where id = any(${sql.array(rows.map((row) => row.id))}::text[]) and dispatched_at is null order by id`),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Dispatch: a delivery row without `dispatched_at` is one whose workflow may not exist yet (src/core/dispatch.ts).
+
+export async function markDispatched(sql: Sql, deliveryIds: string[]): Promise<void> {
+  await sql`update deliveries set dispatched_at = now() where id = any(${deliveryIds}) and dispatched_at is null`;
+}
+
+/** One batch of an event's undispatched deliveries, in id order after `afterDeliveryId`. */
+export async function undispatchedEventDeliveries(sql: Sql, eventId: string, afterDeliveryId: string | undefined, limit: number): Promise<DeliveryToStart[]> {
+  return sql<DeliveryToStart[]>`
+    select id, tenant_id, endpoint_id, event_type, max_attempts from deliveries
+    where event_id = ${eventId} and id > ${afterDeliveryId ?? ''} and dispatched_at is null
+    order by id limit ${limit}`;
+}
+
+/** Undispatched deliveries older than `graceMs`, oldest first: what the sweeper starts. */
+export async function staleUndispatchedDeliveries(sql: Sql, graceMs: number, limit: number): Promise<DeliveryToStart[]> {
+  return sql<DeliveryToStart[]>`
+    select id, tenant_id, endpoint_id, event_type, max_attempts from deliveries
+    where dispatched_at is null and created_at < now() - make_interval(secs => ${graceMs / 1000})
+    order by created_at limit ${limit}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Attempts
+
+/** A delivery claimed for an attempt, with the event it sends. */
+export interface ClaimedDelivery {
+  id: string;
+  tenant_id: string;
+  endpoint_id: string;
+  /** Attempts recorded so far. */
+  attempts: number;
+  /** The status before this claim: `delivering` means an earlier attempt started and was never recorded. */
+  previous_status: DeliveryStatus;
+  last_status_code: number | null;
+  event_id: string;
+  event_type: string;
+  schema_version: string;
+  trace_id: string;
+  created_at: Date;
+  data: unknown;
+}
+
+/** Marks a delivery that has not ended `delivering` for an attempt; undefined when it has ended or does not exist. */
+export async function claimAttempt(sql: Sql, deliveryId: string): Promise<ClaimedDelivery | undefined> {
+  const [delivery] = await sql<ClaimedDelivery[]>`
+    update deliveries d set status = 'delivering', next_attempt_at = null, updated_at = now()
+    from events e, (select status from deliveries where id = ${deliveryId}) previous
+    where d.id = ${deliveryId} and e.id = d.event_id and d.status not in ('delivered', 'failed')
+    returning d.id, d.tenant_id, d.endpoint_id, d.attempts, previous.status as previous_status, d.last_status_code, e.id as event_id, e.event_type, e.schema_version, e.trace_id, e.created_at, e.data`;
+  return delivery;
+}
+
+/** Where a delivery stands (undefined when it does not exist). */
+export async function deliveryState(sql: Sql, deliveryId: string): Promise<{ status: DeliveryStatus; attempts: number; last_status_code: number | null } | undefined> {
+  const [state] = await sql<{ status: DeliveryStatus; attempts: number; last_status_code: number | null }[]>`select status, attempts, last_status_code from deliveries where id = ${deliveryId}`;
+  return state;
+}
+
+/** Records attempts `from`..`to` as `interrupted`: they started but their worker died before recording them. */
+export async function recordInterruptedAttempts(sql: Sql, delivery: Pick<ClaimedDelivery, 'id' | 'tenant_id' | 'endpoint_id'>, from: number, to: number): Promise<void> {
+  await sql`
+    insert into attempts (delivery_id, tenant_id, endpoint_id, attempt, started_at, duration_ms, success, error_class, error_message)
+    select ${delivery.id}, ${delivery.tenant_id}, ${delivery.endpoint_id}, n, now(), 0, false, 'interrupted', 'the worker running this attempt stopped before recording it'
+    from generate_series(${from}::int, ${to}::int) as n
+    on conflict (delivery_id, attempt) where kind = 'delivery' do nothing`;
+}
+
+export interface RecordedAttempt {
+  delivery: Pick<ClaimedDelivery, 'id' | 'tenant_id' | 'endpoint_id'>;
+  attempt: number;
+  startedAt: Date;
+  result: HttpAttemptResult;
+  /** The delivery's status after it: delivered, retrying (at nextAttemptAt), or delivering (no retry left). */
+  status: DeliveryStatus;
+  nextAttemptAt: Date | null;
+}
+
+/**
+ * Records an attempt (once: a repeat changes nothing in the log) and the delivery's new status; a failure also flags
+ * the endpoint for health attention. Returns whether the endpoint has that flag now.
+ */
+export async function recordAttempt(sql: Sql, recorded: RecordedAttempt): Promise<{ health_attention: boolean } | undefined> {
+  const { delivery, attempt, startedAt, result, status, nextAttemptAt } = recorded;
+  const [row] = await sql<{ health_attention: boolean }[]>`
+    with recorded as (
+      insert into attempts (delivery_id, tenant_id, endpoint_id, attempt, started_at, duration_ms, status_code, success, error_class, error_message, response_headers, response_body)
+      values (${delivery.id}, ${delivery.tenant_id}, ${delivery.endpoint_id}, ${attempt}, ${startedAt}, ${result.durationMs}, ${result.statusCode}, ${result.ok},
+              ${result.errorClass}, ${result.errorMessage}, ${sql.json(result.headers)}, ${result.body})
+      on conflict (delivery_id, attempt) where kind = 'delivery' do nothing
+    ), flagged as (
+      update endpoints set health_attention = true, health_attention_at = now()
+      where id = ${delivery.endpoint_id} and ${!result.ok}
+    )
+    update deliveries set
+      status = ${status}, attempts = greatest(attempts, ${attempt}), last_status_code = ${result.statusCode}, last_error = ${result.errorMessage},
+      next_attempt_at = ${nextAttemptAt}, updated_at = now(), completed_at = ${result.ok ? sql`now()` : null}
+    where id = ${delivery.id}
+    returning (select health_attention from endpoints where id = ${delivery.endpoint_id}) as health_attention`;
+  return row;
+}
+
+/** Records a test send in the endpoint's attempt log as kind 'test': no delivery. */
+export async function recordTestAttempt(sql: Sql, endpoint: { id: string; tenant_id: string }, startedAt: Date, result: HttpAttemptResult): Promise<void> {
+  await sql`
+    insert into attempts (delivery_id, tenant_id, endpoint_id, attempt, kind, started_at, duration_ms, status_code, success, error_class, error_message, response_headers, response_body)
+    values (null, ${endpoint.tenant_id}, ${endpoint.id}, 1, 'test', ${startedAt}, ${result.durationMs}, ${result.statusCode}, ${result.ok},
+            ${result.errorClass}, ${result.errorMessage}, ${sql.json(result.headers)}, ${result.body})`;
+}
+
+/**
+ * Ends a delivery as failed (the dead-letter set); the first reason sticks. Returns what the failure notice tells,
+ * or undefined when the delivery does not exist.
+ */
+export async function markDeliveryFailed(sql: Sql, deliveryId: string, reason: string) {
+  const [delivery] = await sql<{ tenant_id: string; event_id: string; endpoint_id: string; event_type: string; attempts: number; last_status_code: number | null; last_error: string | null }[]>`
+    update deliveries set
+      status = 'failed', failure_reason = coalesce(failure_reason, ${reason}), next_attempt_at = null,
+      completed_at = coalesce(completed_at, now()), updated_at = now()
+    where id = ${deliveryId}
+    returning tenant_id, event_id, endpoint_id, event_type, attempts, last_status_code, last_error`;
+  return delivery;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Replays and recoveries (src/core/replay.ts)
+
+/** A delivery to replay, with its endpoint's state; undefined when the tenant has no such delivery. */
+export async function deliveryToReplay(sql: Sql, tenantId: string, deliveryId: string) {
+  const [original] = await sql<{ id: string; event_id: string; endpoint_id: string; event_type: string; status: DeliveryStatus; endpoint_active: boolean; endpoint_deleted: boolean }[]>`
+    select d.id, d.event_id, d.endpoint_id, d.event_type, d.status, e.active as endpoint_active, e.deleted_at is not null as endpoint_deleted
+    from deliveries d join endpoints e on e.id = d.endpoint_id
+    where d.tenant_id = ${tenantId} and d.id = ${deliveryId}`;
+  return original;
+}
+
+/** The tenant a delivery belongs to (undefined when it does not exist). */
+export async function deliveryTenantId(sql: Sql, deliveryId: string): Promise<string | undefined> {
+  const [delivery] = await sql<{ tenant_id: string }[]>`select tenant_id from deliveries where id = ${deliveryId}`;
+  return delivery?.tenant_id;
+}
+
+/** The newest delivery of an event to each of the endpoints: what a replay repeats, or why it must wait. */
+export async function latestEventDeliveries(sql: Sql, eventId: string, endpointIds: string[]) {
+  return sql<{ id: string; endpoint_id: string; status: DeliveryStatus }[]>`
+    select distinct on (endpoint_id) id, endpoint_id, status from deliveries
+    where event_id = ${eventId} and endpoint_id = any(${sql.array(endpointIds)}::text[])
+    order by endpoint_id, created_at desc, id desc`;
+}
+
+/** What a recovery replays: the endpoint's deliveries in the window with the status asked for, ended before the recovery began. */
+type RecoveryScope = Pick<RecoveryRow, 'id' | 'endpoint_id' | 'since' | 'until' | 'delivery_status' | 'created_at'>;
+
+function recoverableWhere(sql: Sql, recovery: RecoveryScope) {
+  return sql`
+    d.endpoint_id = ${recovery.endpoint_id} and d.status = ${recovery.delivery_status}
+    and d.created_at >= ${recovery.since} and d.created_at < ${recovery.until}
+    and d.completed_at <= ${recovery.created_at}
+    and d.recovery_id is distinct from ${recovery.id}`;
+}
+
+/** A subquery: how many deliveries the recovery will replay (it is stored with the recovery, in one statement). */
+export function countRecoverable(sql: Sql, recovery: RecoveryScope) {
+  return sql`(select count(*)::int from deliveries d where ${recoverableWhere(sql, recovery)})`;
+}
+
+/** The next `limit` deliveries the recovery replays, in id order after `afterDeliveryId`. */
+export async function recoverableDeliveries(sql: Sql, recovery: RecoveryScope, afterDeliveryId: string | undefined, limit: number) {
+  return sql<{ id: string; event_id: string; endpoint_id: string; event_type: string }[]>`
+    select d.id, d.event_id, d.endpoint_id, d.event_type from deliveries d
+    where ${recoverableWhere(sql, recovery)} and d.id > ${afterDeliveryId ?? ''}
+    order by d.id limit ${limit}`;
+}
+
+/** A subquery: how many replays the recovery has stored. */
+export function countRecoveryReplays(sql: Sql, recoveryId: string) {
+  return sql`(select count(*)::int from deliveries where recovery_id = ${recoveryId})`;
 }

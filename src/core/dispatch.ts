@@ -1,8 +1,17 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Sql } from '../db/client.js';
-import { deliveryWorkflow, deliveryWorkflowId } from '../../workflows/delivery.js';
-import { fanoutWorkflow, fanoutWorkflowId } from '../../workflows/fanout.js';
-import { HeraldDeliveryStatus, HeraldEndpointId, HeraldEventType, HeraldTenantId } from '../../workflows/search-attributes.js';
+import {
+  HeraldDeliveryStatus,
+  HeraldEndpointId,
+  HeraldEventType,
+  HeraldTenantId,
+  deliveryWorkflowId,
+  fanoutWorkflowId,
+  workflowTypes,
+  type DeliveryWorkflow,
+  type FanoutWorkflow,
+} from '../../workflows/contracts.js';
+import { markDispatched, staleUndispatchedDeliveries, undispatchedEventDeliveries } from './deliveries.js';
 
 /**
  * The transactional outbox's other half: deliveries are rows first, and a delivery row without
@@ -37,7 +46,7 @@ export async function startDeliveryWorkflows(deps: DispatchDeps, deliveries: Del
   let next = 0;
   const startOne = async (delivery: DeliveryToStart) => {
     try {
-      await deps.temporal.workflow.start(deliveryWorkflow, {
+      await deps.temporal.workflow.start<DeliveryWorkflow>(workflowTypes.delivery, {
         workflowId: deliveryWorkflowId(delivery.id),
         taskQueue: deps.taskQueue,
         args: [{ deliveryId: delivery.id, maxAttempts: delivery.max_attempts }],
@@ -60,9 +69,7 @@ export async function startDeliveryWorkflows(deps: DispatchDeps, deliveries: Del
       while (next < deliveries.length) await startOne(deliveries[next++]!);
     }),
   );
-  if (deliveries.length > 0) {
-    await deps.sql`update deliveries set dispatched_at = now() where id = any(${deliveries.map((delivery) => delivery.id)}) and dispatched_at is null`;
-  }
+  if (deliveries.length > 0) await markDispatched(deps.sql, deliveries.map((delivery) => delivery.id));
 }
 
 /** Starts one event's deliveries: inline when few, else through its fan-out workflow. */
@@ -73,7 +80,7 @@ export async function dispatchEvent(deps: DispatchDeps, eventId: string, pending
     return;
   }
   try {
-    await deps.temporal.workflow.start(fanoutWorkflow, {
+    await deps.temporal.workflow.start<FanoutWorkflow>(workflowTypes.fanout, {
       workflowId: fanoutWorkflowId(eventId),
       taskQueue: deps.taskQueue,
       args: [{ eventId }],
@@ -86,10 +93,7 @@ export async function dispatchEvent(deps: DispatchDeps, eventId: string, pending
 
 /** One batch of an event's undispatched deliveries, in id order after `afterDeliveryId`. */
 export async function dispatchEventBatch(deps: DispatchDeps, eventId: string, afterDeliveryId: string | undefined, limit: number) {
-  const batch = await deps.sql<DeliveryToStart[]>`
-    select id, tenant_id, endpoint_id, event_type, max_attempts from deliveries
-    where event_id = ${eventId} and id > ${afterDeliveryId ?? ''} and dispatched_at is null
-    order by id limit ${limit}`;
+  const batch = await undispatchedEventDeliveries(deps.sql, eventId, afterDeliveryId, limit);
   await startDeliveryWorkflows(deps, batch);
   return { count: batch.length, lastDeliveryId: batch.at(-1)?.id };
 }
@@ -99,10 +103,7 @@ export async function dispatchEventBatch(deps: DispatchDeps, eventId: string, af
  * down then. Only rows older than `graceMs` are touched, so normal dispatch is never raced.
  */
 export async function sweepUndispatched(deps: DispatchDeps, graceMs = 10_000, limit = 500): Promise<number> {
-  const rows = await deps.sql<DeliveryToStart[]>`
-    select id, tenant_id, endpoint_id, event_type, max_attempts from deliveries
-    where dispatched_at is null and created_at < now() - make_interval(secs => ${graceMs / 1000})
-    order by created_at limit ${limit}`;
+  const rows = await staleUndispatchedDeliveries(deps.sql, graceMs, limit);
   await startDeliveryWorkflows(deps, rows);
   return rows.length;
 }

@@ -1,5 +1,3 @@
-import { z } from 'zod';
-
 const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** Durations are written with a unit: `250ms`, `10s`, `5m`, `2h`, `3d` (decimals allowed: `1.5s`). */
@@ -17,9 +15,3 @@ export function formatDuration(ms: number): string {
   }
   return `${ms}ms`;
 }
-
-/** A zod string that must be a duration; parses to milliseconds. */
-export const durationSchema = z
-  .string()
-  .regex(durationPattern, 'must be a duration with a unit, such as 250ms, 10s, 5m, 2h or 3d')
-  .transform(parseDuration);

@@ -2,17 +2,19 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Sql } from '../db/client.js';
 import { queryLive } from '../temporal/live-query.js';
 import {
-  classifyHealth,
   endpointDisabledSignal,
   endpointEnabledSignal,
-  endpointHealthWorkflow,
   endpointHealthWorkflowId,
   healthQuery,
   settingsChangedSignal,
+  workflowTypes,
+  type EndpointHealthWorkflow,
   type HealthColour,
   type HealthSettings,
   type HealthStatus,
-} from '../../workflows/health.js';
+  type SignalArgs,
+} from '../../workflows/contracts.js';
+import { classifyHealth } from './health-rules.js';
 
 /**
  * Endpoint health as the API shows it: the consecutive-failure count lives in the endpoint's
@@ -119,15 +121,24 @@ export async function healthSummaries(
   );
 }
 
-/** Tells the endpoint's health workflow an operator enabled or disabled it (starting it if needed). */
-export async function signalEndpointToggled(deps: HealthDeps, endpoint: { id: string; tenant_id: string }, active: boolean, reason = 'manual'): Promise<void> {
-  const common = { workflowId: endpointHealthWorkflowId(endpoint.id), taskQueue: deps.taskQueue, args: [{ endpointId: endpoint.id, tenantId: endpoint.tenant_id }] as [{ endpointId: string; tenantId: string }] };
-  if (active) {
-    await deps.temporal.workflow.signalWithStart(endpointHealthWorkflow, { ...common, signal: endpointEnabledSignal, signalArgs: [] });
-    await deps.sql`update endpoints set health_attention = false where id = ${endpoint.id}`;
-  } else {
-    await deps.temporal.workflow.signalWithStart(endpointHealthWorkflow, { ...common, signal: endpointDisabledSignal, signalArgs: [{ reason }] });
-  }
+const healthWorkflowStart = (deps: HealthDeps, endpoint: { id: string; tenant_id: string }) => ({
+  workflowId: endpointHealthWorkflowId(endpoint.id),
+  taskQueue: deps.taskQueue,
+  args: [{ endpointId: endpoint.id, tenantId: endpoint.tenant_id }] as [{ endpointId: string; tenantId: string }],
+});
+
+/**
+ * Tells the endpoint's health workflow the endpoint is enabled (starting it if needed): its streak starts again.
+ * Called by src/core/endpoint-activation.ts only.
+ */
+export async function tellHealthEnabled(deps: HealthDeps, endpoint: { id: string; tenant_id: string }, enabledAt: Date | null): Promise<void> {
+  await deps.temporal.workflow.signalWithStart<EndpointHealthWorkflow, SignalArgs<typeof endpointEnabledSignal>>(workflowTypes.endpointHealth, { ...healthWorkflowStart(deps, endpoint), signal: endpointEnabledSignal, signalArgs: [{ at: enabledAt?.toISOString() }] });
+  await deps.sql`update endpoints set health_attention = false where id = ${endpoint.id}`;
+}
+
+/** Tells the endpoint's health workflow someone else disabled the endpoint. Called by src/core/endpoint-activation.ts only. */
+export async function tellHealthDisabled(deps: HealthDeps, endpoint: { id: string; tenant_id: string }, reason: string, disabledAt: Date | null): Promise<void> {
+  await deps.temporal.workflow.signalWithStart<EndpointHealthWorkflow, SignalArgs<typeof endpointDisabledSignal>>(workflowTypes.endpointHealth, { ...healthWorkflowStart(deps, endpoint), signal: endpointDisabledSignal, signalArgs: [{ reason, at: disabledAt?.toISOString() }] });
 }
 
 /** New thresholds apply at once in a running health workflow; without one there is nothing to tell. */

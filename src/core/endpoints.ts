@@ -1,5 +1,5 @@
 import type { Sql } from '../db/client.js';
-import { conflict } from '../api/errors.js';
+import { LimitReached, type FieldIssue } from './errors.js';
 import type { SecretBox } from './crypto.js';
 import type { EnvelopeKind } from './envelope.js';
 import { allEventTypes, testEventType, unknownEventTypes } from './event-catalog.js';
@@ -7,7 +7,7 @@ import { newId } from './ids.js';
 import { destinationUrlIssue, type UrlPolicy } from './url-policy.js';
 import type { RetrySchedule } from './retry-schedule.js';
 import { protectedHeaderIssue, protectedHeaderNames } from './http-headers.js';
-import { isKnownProfile, resolveProfile, signsTimestamp, type SignatureProfile, type SignatureSettings } from './signing.js';
+import { builtInSignatureHeaderNames, isKnownProfile, profileHeaderNames, resolveProfile, signsTimestamp, type SignatureProfile, type SignatureSettings } from './signing.js';
 
 /**
  * Endpoints: where a tenant's events go, how they are signed and wrapped, and how hard Herald tries.
@@ -38,6 +38,8 @@ export interface EndpointRecord extends EndpointSettings {
   secret: string;
   disabled_reason: string | null;
   disabled_at: Date | null;
+  /** When it was last enabled again after a deactivation (null if never). */
+  enabled_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -45,42 +47,17 @@ export interface EndpointRecord extends EndpointSettings {
 /** What a delivery needs to send one request, secrets decrypted. */
 export interface EndpointForDelivery
   extends Omit<EndpointSettings, 'description' | 'rate_limit'>,
-    Pick<EndpointRecord, 'id' | 'tenant_id' | 'disabled_reason'> {
+    Pick<EndpointRecord, 'id' | 'tenant_id' | 'disabled_reason' | 'enabled_at'> {
   deleted: boolean;
   /** Secrets that may sign, newest first: the current one, then rotated ones still in their grace period. */
   secrets: string[];
-}
-
-export interface RuleIssue {
-  field: string;
-  message: string;
-  code: string;
 }
 
 /**
  * Headers a custom header may not set: HTTP's and Herald's own (protectedHeaderNames, which the request schemas
  * refuse already, for signature header names too) and every built-in profile's signature headers.
  */
-export const reservedHeaderNames = [
-  ...protectedHeaderNames,
-  'webhook-id',
-  'webhook-timestamp',
-  'webhook-signature',
-  'x-herald-signature',
-  'x-signature',
-  'x-client-id',
-  'x-webhook-id',
-  'x-webhook-timestamp',
-  'x-webhook-signature',
-];
-
-/** The header names the endpoint's signature profile writes (signature, id, timestamp, client id, extras). */
-function signatureHeaderNames(signature: SignatureSettings, extraProfiles?: Record<string, SignatureProfile>): string[] {
-  const profile = resolveProfile(signature, extraProfiles);
-  return [profile.idHeader, profile.timestampHeader, profile.clientIdHeader, profile.signature?.header, ...Object.keys(profile.extraHeaders ?? {})].filter(
-    (name): name is string => Boolean(name),
-  );
-}
+const reservedHeaderNames = [...protectedHeaderNames, ...builtInSignatureHeaderNames];
 
 export interface EndpointWarning {
   code: 'timestamp_not_signed';
@@ -120,8 +97,8 @@ export async function endpointRuleIssues(
     /** The deployment's own profiles (HERALD_SIGNATURE_PROFILES). */ extraProfiles?: Record<string, SignatureProfile>;
     /** Checks the URL's host (literal or resolved) against the address policy. */ urlPolicy?: UrlPolicy;
   },
-): Promise<RuleIssue[]> {
-  const issues: RuleIssue[] = [];
+): Promise<FieldIssue[]> {
+  const issues: FieldIssue[] = [];
   const problem = destinationUrlIssue(settings.url, { allowHttp: options.allowHttp });
   if (problem) issues.push({ field: 'body.url', message: problem, code: 'invalid_url' });
   const blocked = !problem && options.urlPolicy ? await options.urlPolicy.hostIssue(new URL(settings.url).hostname) : undefined;
@@ -142,7 +119,7 @@ export async function endpointRuleIssues(
     issues.push({ field: 'body.signature.profile', message: `unknown signature profile "${settings.signature.profile}"`, code: 'unknown_profile' });
   } else {
     try {
-      profileHeaders = signatureHeaderNames(settings.signature, options.extraProfiles);
+      profileHeaders = profileHeaderNames(resolveProfile(settings.signature, options.extraProfiles));
     } catch (error) {
       issues.push({ field: 'body.signature.headers', message: (error as Error).message, code: 'invalid_signature_settings' });
     }
@@ -159,7 +136,7 @@ export async function endpointRuleIssues(
 const columns = (sql: Sql) => sql`
   e.id, e.tenant_id, e.url, e.description, e.event_types, e.active, e.headers_ciphertext, e.signature, e.envelope,
   e.retry_schedule, e.timeout_ms, e.disable_after_failures, e.disable_after_ms, e.rate_limit, e.disabled_reason,
-  e.disabled_at, e.created_at, e.updated_at, e.deleted_at,
+  e.disabled_at, e.enabled_at, e.created_at, e.updated_at, e.deleted_at,
   (select s.ciphertext from endpoint_secrets s where s.endpoint_id = e.id and s.expires_at is null
     order by s.created_at desc, s.id desc limit 1) as secret_ciphertext`;
 
@@ -206,7 +183,7 @@ export async function listEndpoints(sql: Sql, box: SecretBox, tenantId: string, 
   return rows.map((row) => toRecord(row, box));
 }
 
-/** Creates an endpoint and its first secret; 409 when the tenant already has `max_endpoints` endpoints. */
+/** Creates an endpoint and its first secret; LimitReached when the tenant already has `max_endpoints` endpoints. */
 export async function createEndpoint(sql: Sql, box: SecretBox, tenantId: string, settings: EndpointSettings, secret: string): Promise<EndpointRecord> {
   const id = newId('endpoint');
   await sql.begin(async (transaction) => {
@@ -215,7 +192,7 @@ export async function createEndpoint(sql: Sql, box: SecretBox, tenantId: string,
     const [tenant] = await tx<{ max_endpoints: number }[]>`select max_endpoints from tenants where id = ${tenantId} for update`;
     const [{ count }] = await tx<{ count: number }[]>`select count(*)::int as count from endpoints where tenant_id = ${tenantId} and deleted_at is null`;
     if (!tenant || count >= tenant.max_endpoints) {
-      throw conflict(`This tenant has reached its limit of ${tenant?.max_endpoints ?? 0} endpoints`, { max_endpoints: tenant?.max_endpoints ?? 0 });
+      throw new LimitReached(`This tenant has reached its limit of ${tenant?.max_endpoints ?? 0} endpoints`, { max_endpoints: tenant?.max_endpoints ?? 0 });
     }
     await tx`
       insert into endpoints (id, tenant_id, url, description, event_types, active, headers_ciphertext, signature, envelope, retry_schedule,
@@ -231,8 +208,8 @@ export async function createEndpoint(sql: Sql, box: SecretBox, tenantId: string,
 }
 
 /**
- * Replaces the settings of an endpoint (the caller merges a PATCH into the current settings first).
- * Activating or deactivating through here records the reason like setEndpointActive does.
+ * Replaces the settings of an endpoint (the caller merges a PATCH into the current settings first), all but `active`:
+ * activation changes go through src/core/endpoint-activation.ts, which also tells the health workflow and the tenant.
  */
 export async function updateEndpoint(sql: Sql, box: SecretBox, tenantId: string, endpointId: string, settings: EndpointSettings): Promise<EndpointRecord | undefined> {
   const updated = await sql`
@@ -242,9 +219,6 @@ export async function updateEndpoint(sql: Sql, box: SecretBox, tenantId: string,
       envelope = ${settings.envelope}, retry_schedule = ${sql.json(settings.retry_schedule as never)}, timeout_ms = ${settings.timeout_ms},
       disable_after_failures = ${settings.disable_after_failures}, disable_after_ms = ${settings.disable_after_ms},
       rate_limit = ${settings.rate_limit === null ? null : sql.json(settings.rate_limit)},
-      disabled_reason = case when ${settings.active}::boolean then null when active then 'manual' else disabled_reason end,
-      disabled_at = case when ${settings.active}::boolean then null when active then now() else disabled_at end,
-      active = ${settings.active},
       updated_at = now()
     where tenant_id = ${tenantId} and id = ${endpointId} and deleted_at is null`;
   return updated.count === 0 ? undefined : getEndpoint(sql, box, tenantId, endpointId);
@@ -281,28 +255,42 @@ export async function rotateEndpointSecret(
   });
 }
 
+export interface ActivationRow {
+  /** Whether this call flipped the endpoint. */
+  changed: boolean;
+  active: boolean;
+  disabled_reason: string | null;
+  /** When the current deactivation began (null while active). */
+  disabled_at: Date | null;
+  /** When the endpoint was last enabled again after a deactivation (null if it never was). */
+  enabled_at: Date | null;
+}
+
 /**
- * Enables or disables an endpoint (by hand, or by the delivery workflow after too many failures).
- * Disabling records `reason` (default "manual") and the time; enabling clears both. `changed` tells
- * whether the state flipped, so a caller emits v1.endpoint.disabled / enabled once.
+ * The row of an endpoint's activation: used only by src/core/endpoint-activation.ts, which also tells the health
+ * workflow and sends the notice. Disabling records `reason` (default "manual") and the time, and keeps the first
+ * reason and time while it stays disabled; enabling clears both and stamps `enabled_at` when it flips.
  */
-export async function setEndpointActive(
+export async function writeEndpointActivation(
   sql: Sql,
   tenantId: string,
   endpointId: string,
   active: boolean,
   reason?: string,
-): Promise<{ changed: boolean; disabled_at: Date | null; updated_at: Date } | undefined> {
-  const [row] = await sql<{ was_active: boolean; disabled_at: Date | null; updated_at: Date }[]>`
+): Promise<ActivationRow | undefined> {
+  const [row] = await sql<(Omit<ActivationRow, 'changed'> & { was_active: boolean })[]>`
     update endpoints e set
       active = ${active},
       disabled_reason = ${active ? null : sql`case when old.active then ${reason ?? 'manual'} else coalesce(old.disabled_reason, ${reason ?? 'manual'}) end`},
       disabled_at = ${active ? null : sql`coalesce(case when old.active then null else old.disabled_at end, now())`},
+      enabled_at = ${active ? sql`case when old.active then old.enabled_at else now() end` : sql`old.enabled_at`},
       updated_at = now()
     from endpoints old
     where e.id = old.id and e.tenant_id = ${tenantId} and e.id = ${endpointId} and e.deleted_at is null
-    returning old.active as was_active, e.disabled_at, e.updated_at`;
-  return row && { changed: row.was_active !== active, disabled_at: row.disabled_at, updated_at: row.updated_at };
+    returning old.active as was_active, e.active, e.disabled_reason, e.disabled_at, e.enabled_at`;
+  if (!row) return undefined;
+  const { was_active: wasActive, ...state } = row;
+  return { changed: wasActive !== active, ...state };
 }
 
 /**
@@ -333,15 +321,29 @@ export async function loadEndpointForDelivery(sql: Sql, box: SecretBox, endpoint
     disable_after_failures: record.disable_after_failures,
     disable_after_ms: record.disable_after_ms,
     disabled_reason: record.disabled_reason,
+    enabled_at: record.enabled_at,
   };
 }
 
-/** Ids of the tenant's active, not deleted endpoints subscribed to `eventType` by name or with `*`, in id order. */
-export async function subscribedEndpointIds(sql: Sql, tenantId: string, eventType: string): Promise<string[]> {
-  const rows = await sql<{ id: string }[]>`
-    select id from endpoints
-    where tenant_id = ${tenantId} and deleted_at is null and active
-      and event_types && ${[eventType, allEventTypes]}::text[]
+export interface SubscribedEndpoint {
+  id: string;
+  active: boolean;
+  retry_schedule: RetrySchedule;
+}
+
+/**
+ * The subscription rule, in one query: the tenant's endpoints (not deleted) that name `eventType` or `*`, in id order.
+ * Publish takes disabled ones too (their deliveries are recorded as failed, to replay later); replay takes active ones.
+ */
+export async function subscribedEndpoints(
+  sql: Sql,
+  input: { tenantId: string; eventType: string; activeOnly?: boolean; excludeEndpointIds?: string[] },
+): Promise<SubscribedEndpoint[]> {
+  return sql<SubscribedEndpoint[]>`
+    select id, active, retry_schedule from endpoints
+    where tenant_id = ${input.tenantId} and deleted_at is null
+      and event_types && ${[input.eventType, allEventTypes]}::text[]
+      ${input.activeOnly ? sql`and active` : sql``}
+      ${input.excludeEndpointIds?.length ? sql`and id <> all(${input.excludeEndpointIds}::text[])` : sql``}
     order by id`;
-  return rows.map((row) => row.id);
 }

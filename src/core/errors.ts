@@ -12,7 +12,7 @@ export interface FieldIssue {
 }
 
 export abstract class DomainError extends Error {
-  abstract readonly kind: 'invalid' | 'conflict' | 'not_found';
+  abstract readonly kind: 'invalid' | 'conflict' | 'limit_reached' | 'not_found';
   constructor(
     message: string,
     readonly details: unknown = null,
@@ -22,7 +22,7 @@ export abstract class DomainError extends Error {
   }
 }
 
-/** The input breaks a rule; `issues` name each field. */
+/** The input breaks a rule; `issues` name each field. The message names the first one: `body.url: must be https`. */
 export class Invalid extends DomainError {
   readonly kind = 'invalid';
   constructor(
@@ -42,9 +42,26 @@ export class Conflict extends DomainError {
   readonly kind = 'conflict';
 }
 
+/** A quota of the tenant is used up (its endpoints, its active API keys); `details` names the limit. */
+export class LimitReached extends DomainError {
+  readonly kind = 'limit_reached';
+}
+
 export class NotFound extends DomainError {
   readonly kind = 'not_found';
   constructor(what: string) {
     super(`${what} not found`);
   }
+}
+
+/**
+ * PostgreSQL or Temporal being down or unreachable: not Herald's bug, and not the input's, so the caller may retry
+ * (the API answers 503, an activity lets Temporal retry it).
+ */
+export function isDependencyUnavailable(error: unknown): boolean {
+  const err = error as { code?: string; name?: string; message?: string };
+  if (!err || typeof err !== 'object') return false;
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', '57P01', '57P03', '53300', '08006', '08001'].includes(err.code ?? '')) return true;
+  if (err.name === 'ServiceError' || err.name === 'ConnectionError' || err.name === 'TransportError') return true;
+  return /UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED/.test(err.message ?? '');
 }

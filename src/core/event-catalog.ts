@@ -2,7 +2,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import type { Sql } from '../db/client.js';
-import { HttpError, notFound, unprocessable } from '../api/errors.js';
+import { Invalid, NotFound } from './errors.js';
 
 /**
  * The event catalog: global, versioned event types (`v1.case.completed`) with a JSON Schema for `data`.
@@ -24,7 +24,9 @@ export interface EventTypeRow {
   name: string;
   description: string;
   schema: Record<string, unknown> | null;
+  /** Still published and delivered, but on its way out; `deprecated_at` says since when. */
   deprecated: boolean;
+  deprecated_at: Date | null;
   operational: boolean;
   created_at: Date;
   updated_at: Date;
@@ -49,7 +51,7 @@ function ajvFor(schema: Record<string, unknown>): Ajv | Ajv2020 {
   return typeof schema.$schema === 'string' && schema.$schema.includes('2020-12') ? ajv2020 : ajvDraft7;
 }
 
-/** Compiles a JSON Schema or throws 422 naming `field` (e.g. `body.schema`) with what is wrong. */
+/** Compiles a JSON Schema or throws Invalid naming `field` (e.g. `body.schema`) with what is wrong. */
 export function compileEventSchema(schema: Record<string, unknown>, field = 'body.schema'): ValidateFunction {
   try {
     // Nothing is added to the instance: $id-bearing schemas would otherwise collide on recompilation.
@@ -59,8 +61,7 @@ export function compileEventSchema(schema: Record<string, unknown>, field = 'bod
     ajv.removeSchema(withoutId); // the compiled function keeps what it needs; ajv's cache would only grow
     return validate;
   } catch (error) {
-    const message = (error as Error).message;
-    throw unprocessable(`${field}: not a valid JSON Schema: ${message}`, [{ field, message, code: 'invalid_json_schema' }]);
+    throw Invalid.field(field, `not a valid JSON Schema: ${(error as Error).message}`, 'invalid_json_schema');
   }
 }
 
@@ -89,28 +90,26 @@ function ajvIssues(errors: ErrorObject[], field: string) {
   });
 }
 
+/** The columns of an EventTypeRow. */
+export const eventTypeColumns = 'name, description, schema, deprecated, deprecated_at, operational, created_at, updated_at';
+
 export async function findEventType(sql: Sql, name: string): Promise<EventTypeRow | undefined> {
-  const [row] = await sql<EventTypeRow[]>`select name, description, schema, deprecated, operational, created_at, updated_at from event_types where name = ${name}`;
+  const [row] = await sql<EventTypeRow[]>`select ${sql.unsafe(eventTypeColumns)} from event_types where name = ${name}`;
   return row;
 }
 
 /**
- * Checks `data` against the schema of `eventTypeName` and returns the event type. Throws 422 when the
- * type is not in the catalog or the data violates its schema (details: one entry per violation,
- * `field` like `body.data.case_status`).
+ * Checks `data` against the schema of `eventTypeName` and returns the event type. Throws Invalid when the
+ * type is not in the catalog or the data violates its schema (one issue per violation, `field` like
+ * `body.data.case_status`).
  */
 export async function validateEventData(sql: Sql, eventTypeName: string, data: unknown, options: { field?: string; typeField?: string } = {}): Promise<EventTypeRow> {
   const field = options.field ?? 'body.data';
   const typeField = options.typeField ?? 'body.event_type';
   const row = await findEventType(sql, eventTypeName);
-  if (!row) {
-    throw unprocessable(`${typeField}: "${eventTypeName}" is not in the event catalog`, [{ field: typeField, message: 'is not in the event catalog', code: 'unknown_event_type' }]);
-  }
+  if (!row) throw Invalid.field(typeField, `"${eventTypeName}" is not in the event catalog`, 'unknown_event_type');
   const validate = cachedValidator(row);
-  if (validate && !validate(data)) {
-    const issues = ajvIssues(validate.errors ?? [], field);
-    throw new HttpError(422, 'validation_failed', `${field} does not match the schema of ${row.name}: ${issues.map((issue) => `${issue.field} ${issue.message}`).join('; ')}`, issues);
-  }
+  if (validate && !validate(data)) throw new Invalid(ajvIssues(validate.errors ?? [], field));
   return row;
 }
 
@@ -125,6 +124,6 @@ export async function unknownEventTypes(sql: Sql, names: string[]): Promise<stri
 
 export async function requireEventType(sql: Sql, name: string): Promise<EventTypeRow> {
   const row = await findEventType(sql, name);
-  if (!row) throw notFound(`Event type ${name}`);
+  if (!row) throw new NotFound(`Event type ${name}`);
   return row;
 }

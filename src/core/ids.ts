@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ulid, decodeTime } from 'ulid';
+import { ulid } from 'ulid';
 
 /** Resource ids: a type prefix and a ULID, so ids sort by creation time. */
 export const idPrefixes = {
@@ -32,12 +32,4 @@ export function deliveryIdFor(eventId: string, endpointId: string): string {
   let randomPart = '';
   for (let index = 0; index < 16; index++) randomPart += crockford[digest[index]! & 31];
   return `${idPrefixes.delivery}_${time}${randomPart}`;
-}
-
-export function idTime(id: string): Date {
-  return new Date(decodeTime(id.slice(id.indexOf('_') + 1)));
-}
-
-export function hasPrefix(id: string, kind: IdKind): boolean {
-  return new RegExp(`^${idPrefixes[kind]}_[0-9A-HJKMNP-TV-Z]{26}$`).test(id);
 }

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Sql } from '../db/client.js';
 import { Conflict, Invalid } from './errors.js';
-import { validateEventData } from './event-catalog.js';
+import { subscribedEndpoints } from './endpoints.js';
+import { schemaVersionOf, validateEventData } from './event-catalog.js';
 import { isOperationalEventType, noticeKey, reservedIdempotencyKeyPrefix, type OperationalNotice, type PublishedOperationalType } from './operational-events.js';
 import { deliveryIdFor, newId } from './ids.js';
 import { retryDelaysMs, type RetrySchedule } from './retry-schedule.js';
 import { dispatchEvent, type DispatchDeps, type DeliveryToStart } from './dispatch.js';
+import { insertEventDeliveries, publishedDeliveries } from './deliveries.js';
 
 export interface PublishInput {
   tenantId: string;
@@ -40,19 +42,26 @@ export function publishRequestHash(input: Pick<PublishInput, 'eventType' | 'data
   return createHash('sha256').update(JSON.stringify([input.eventType, input.data, input.traceId ?? null])).digest('hex');
 }
 
+/** A tenant's publish: its answer, and when its type was deprecated (null if it is not), which the answer's body omits. */
+export interface TenantPublishResult extends PublishResult {
+  deprecatedSince: Date | null;
+}
+
 /**
  * A tenant's publish. Herald's operational event types are refused (receivers must be able to trust them), and so
  * are idempotency keys in Herald's reserved `herald:` prefix; `data` must match its type's schema in the catalog.
+ * A deprecated type is published like any other; the result says since when it is deprecated.
  */
-export async function publishEvent(deps: DispatchDeps, input: PublishInput): Promise<PublishResult> {
+export async function publishEvent(deps: DispatchDeps, input: PublishInput): Promise<TenantPublishResult> {
   if (isOperationalEventType(input.eventType)) {
     throw Invalid.field('body.event_type', `${input.eventType} is one of Herald's operational event types; only Herald publishes it`, 'reserved_event_type');
   }
   if (input.idempotencyKey?.startsWith(reservedIdempotencyKeyPrefix)) {
     throw Invalid.field('headers.idempotency-key', `keys starting with "${reservedIdempotencyKeyPrefix}" are reserved for Herald`, 'reserved_idempotency_key');
   }
-  await validateEventData(deps.sql, input.eventType, input.data);
-  return publish(deps, input, input.idempotencyKey === undefined ? undefined : { scope: 'tenant', key: input.idempotencyKey });
+  const eventType = await validateEventData(deps.sql, input.eventType, input.data);
+  const published = await publish(deps, input, input.idempotencyKey === undefined ? undefined : { scope: 'tenant', key: input.idempotencyKey });
+  return { ...published, deprecatedSince: eventType.deprecated_at };
 }
 
 /** Herald's own notice (endpoint disabled, delivery failed…): published once per occurrence, however often it is retried. */
@@ -94,7 +103,10 @@ async function storeEvent(
   return sql.begin(async (tx) => {
     if (idempotency) {
       const { scope, key } = idempotency;
-      await tx`delete from idempotency_keys where tenant_id = ${input.tenantId} and scope = ${scope} and key = ${key} and created_at < now() - make_interval(hours => ${idempotencyWindowHours})`;
+      // A tenant's key is remembered for 24 h; Herald's name a change for good (a notice is never sent twice).
+      if (scope === 'tenant') {
+        await tx`delete from idempotency_keys where tenant_id = ${input.tenantId} and scope = 'tenant' and key = ${key} and created_at < now() - make_interval(hours => ${idempotencyWindowHours})`;
+      }
       const [earlier] = await tx<{ request_hash: string; event_id: string }[]>`
         select request_hash, event_id from idempotency_keys where tenant_id = ${input.tenantId} and scope = ${scope} and key = ${key}`;
       if (earlier) {
@@ -109,34 +121,18 @@ async function storeEvent(
     const traceId = input.traceId ?? newId('trace');
     await tx`
       insert into events (id, tenant_id, event_type, schema_version, trace_id, data)
-      values (${eventId}, ${input.tenantId}, ${input.eventType}, ${input.eventType.split('.')[0]!}, ${traceId},
+      values (${eventId}, ${input.tenantId}, ${input.eventType}, ${schemaVersionOf(input.eventType)}, ${traceId},
               -- sent as text: a json or jsonb parameter would be normalised (key order) or encoded twice
               ${JSON.stringify(input.data)}::text::json)`;
 
-    const endpoints = await tx<{ id: string; active: boolean; retry_schedule: RetrySchedule }[]>`
-      select id, active, retry_schedule from endpoints
-      where tenant_id = ${input.tenantId} and deleted_at is null
-        and event_types && array[${input.eventType}, '*']::text[]
-        ${input.excludeEndpointIds?.length ? tx`and id <> all(${input.excludeEndpointIds}::text[])` : tx``}
-      order by id`;
+    const endpoints = await subscribedEndpoints(tx as unknown as Sql, { tenantId: input.tenantId, eventType: input.eventType, excludeEndpointIds: input.excludeEndpointIds });
     const rows = endpoints.map((endpoint) => ({
       id: deliveryIdFor(eventId, endpoint.id),
       endpoint_id: endpoint.id,
       active: endpoint.active,
       max_attempts: retryDelaysMs(endpoint.retry_schedule).length + 1,
     }));
-    if (rows.length > 0) {
-      await tx`
-        insert into deliveries (id, tenant_id, event_id, endpoint_id, event_type, status, max_attempts, failure_reason, dispatched_at, completed_at)
-        select d.id, ${input.tenantId}, ${eventId}, d.endpoint_id, ${input.eventType},
-               case when d.active then 'pending' else 'failed' end, d.max_attempts,
-               case when d.active then null else 'endpoint_disabled' end,
-               case when d.active then null else now() end,
-               case when d.active then null else now() end
-        from unnest(${tx.array(rows.map((row) => row.id))}::text[], ${tx.array(rows.map((row) => row.endpoint_id))}::text[],
-                    ${tx.array(rows.map((row) => String(row.active)))}::boolean[], ${tx.array(rows.map((row) => row.max_attempts))}::int[])
-             as d(id, endpoint_id, active, max_attempts)`;
-    }
+    await insertEventDeliveries(tx as unknown as Sql, { tenantId: input.tenantId, eventId, eventType: input.eventType }, rows);
     if (idempotency) {
       const stored = await tx`
         insert into idempotency_keys (tenant_id, scope, key, request_hash, event_id)
@@ -162,10 +158,7 @@ async function storeEvent(
 
 /** The publish response for an event already stored (idempotent replays answer with it). */
 export async function describePublishedEvent(sql: Sql, eventId: string): Promise<PublishResult> {
-  const [event] = await sql<{ id: string; trace_id: string; delivery_count: number }[]>`
-    select e.id, e.trace_id, (select count(*)::int from deliveries d where d.event_id = e.id and d.replay_of is null) as delivery_count
-    from events e where e.id = ${eventId}`;
-  const deliveries = await sql<{ delivery_id: string; endpoint_id: string }[]>`
-    select id as delivery_id, endpoint_id from deliveries where event_id = ${eventId} and replay_of is null order by id limit ${listedDeliveries}`;
-  return { event_id: event!.id, trace_id: event!.trace_id, delivery_count: event!.delivery_count, deliveries: [...deliveries] };
+  const [event] = await sql<{ id: string; trace_id: string }[]>`select id, trace_id from events where id = ${eventId}`;
+  const { count, deliveries } = await publishedDeliveries(sql, eventId, listedDeliveries);
+  return { event_id: event!.id, trace_id: event!.trace_id, delivery_count: count, deliveries };
 }

@@ -1,17 +1,18 @@
 import type { Sql } from '../db/client.js';
-import { conflict, notFound, unprocessable } from '../api/errors.js';
+import { Conflict, Invalid, NotFound } from './errors.js';
+import { subscribedEndpoints } from './endpoints.js';
 import { parseDuration, durationPattern } from './durations.js';
 import { deliveryIdFor, newId } from './ids.js';
 import { retryDelaysMs, type RetrySchedule } from './retry-schedule.js';
-import { startDeliveryWorkflows, type DispatchDeps, type DeliveryToStart } from './dispatch.js';
+import { startDeliveryWorkflows, type DispatchDeps } from './dispatch.js';
+import { runningDeliveryStatuses } from '../../workflows/contracts.js';
+import { countRecoverable, countRecoveryReplays, deliveryToReplay, insertReplays, latestEventDeliveries, recoverableDeliveries } from './deliveries.js';
 
 /**
  * Replays: a new attempt series for an (event, endpoint) pair that already had one, with a fresh delivery
  * id and workflow, linked to the delivery it repeats (`replay_of`). The API, the recovery workflow's
  * activity and scripts/replay.ts all go through here: a delivery row first, then its workflow.
  */
-
-export const runningDeliveryStatuses = ['pending', 'delivering', 'retrying'] as const;
 
 export interface ReplayTarget {
   /** The delivery being repeated, or null when the endpoint never had one for this event. */
@@ -44,17 +45,8 @@ export async function createReplays(deps: DispatchDeps, tenantId: string, target
     id: replayId(target, recoveryId),
     max_attempts: maxAttempts.get(target.endpoint_id) ?? 1,
   }));
-  const column = <K extends keyof (typeof rows)[number]>(key: K) => sql.array(rows.map((row) => String(row[key] ?? '')));
-  await sql`
-    insert into deliveries (id, tenant_id, event_id, endpoint_id, event_type, status, max_attempts, replay_of, recovery_id)
-    select u.id, ${tenantId}, u.event_id, u.endpoint_id, u.event_type, 'pending', u.max_attempts, nullif(u.replay_of, ''), ${recoveryId ?? null}
-    from unnest(${column('id')}::text[], ${column('event_id')}::text[], ${column('endpoint_id')}::text[], ${column('event_type')}::text[],
-                ${column('max_attempts')}::int[], ${column('replay_of')}::text[]) as u(id, event_id, endpoint_id, event_type, max_attempts, replay_of)
-    on conflict do nothing`;
-  const pending = await sql<DeliveryToStart[]>`
-    select id, tenant_id, endpoint_id, event_type, max_attempts from deliveries
-    where id = any(${sql.array(rows.map((row) => row.id))}::text[]) and dispatched_at is null order by id`;
-  await startDeliveryWorkflows(deps, [...pending]);
+  const pending = await insertReplays(sql, tenantId, rows, recoveryId);
+  await startDeliveryWorkflows(deps, pending);
   return rows.map((row) => ({ delivery_id: row.id, endpoint_id: row.endpoint_id, replay_of: row.replay_of }));
 }
 
@@ -76,17 +68,14 @@ export interface ReplayOneInput {
 
 /** `POST .../deliveries/:id/replay`: 404 unknown or another tenant's, 409 while running or (without force) when the endpoint is disabled. */
 export async function replayDelivery(deps: DispatchDeps, input: ReplayOneInput): Promise<Replay> {
-  const [original] = await deps.sql<{ id: string; event_id: string; endpoint_id: string; event_type: string; status: string; endpoint_active: boolean; endpoint_deleted: boolean }[]>`
-    select d.id, d.event_id, d.endpoint_id, d.event_type, d.status, e.active as endpoint_active, e.deleted_at is not null as endpoint_deleted
-    from deliveries d join endpoints e on e.id = d.endpoint_id
-    where d.tenant_id = ${input.tenantId} and d.id = ${input.deliveryId}`;
-  if (!original) throw notFound('Delivery');
+  const original = await deliveryToReplay(deps.sql, input.tenantId, input.deliveryId);
+  if (!original) throw new NotFound('Delivery');
   if ((runningDeliveryStatuses as readonly string[]).includes(original.status)) {
-    throw conflict(`Delivery ${original.id} is still ${original.status}; replay it once it has ended`, { status: original.status });
+    throw new Conflict(`Delivery ${original.id} is still ${original.status}; replay it once it has ended`, { status: original.status });
   }
-  if (original.endpoint_deleted) throw conflict(`Endpoint ${original.endpoint_id} was deleted; its deliveries cannot be replayed`, { endpoint_id: original.endpoint_id });
+  if (original.endpoint_deleted) throw new Conflict(`Endpoint ${original.endpoint_id} was deleted; its deliveries cannot be replayed`, { endpoint_id: original.endpoint_id });
   if (!original.endpoint_active && !input.force) {
-    throw conflict(`Endpoint ${original.endpoint_id} is disabled; enable it first, or replay with force: true`, { endpoint_id: original.endpoint_id });
+    throw new Conflict(`Endpoint ${original.endpoint_id} is disabled; enable it first, or replay with force: true`, { endpoint_id: original.endpoint_id });
   }
   const [replay] = await createReplays(deps, input.tenantId, [{ replay_of: original.id, event_id: original.event_id, endpoint_id: original.endpoint_id, event_type: original.event_type }]);
   return replay!;
@@ -105,7 +94,7 @@ export interface EventReplayResult {
 export async function replayEvent(deps: DispatchDeps, input: { tenantId: string; eventId: string; endpointIds?: string[]; force?: boolean }): Promise<EventReplayResult> {
   const { sql } = deps;
   const [event] = await sql<{ id: string; event_type: string }[]>`select id, event_type from events where tenant_id = ${input.tenantId} and id = ${input.eventId}`;
-  if (!event) throw notFound('Event');
+  if (!event) throw new NotFound('Event');
   let endpoints: { id: string; active: boolean }[];
   if (input.endpointIds) {
     const wanted = [...new Set(input.endpointIds)];
@@ -113,22 +102,15 @@ export async function replayEvent(deps: DispatchDeps, input: { tenantId: string;
       select id, active from endpoints where tenant_id = ${input.tenantId} and deleted_at is null and id = any(${sql.array(wanted)}::text[]) order by id`)];
     const found = new Set(endpoints.map((endpoint) => endpoint.id));
     const issues = input.endpointIds.flatMap((id, index) => (found.has(id) ? [] : [{ field: `body.endpoint_ids.${index}`, message: `"${id}" is not an endpoint of this tenant`, code: 'unknown_endpoint' }]));
-    if (issues.length > 0) throw unprocessable(`${issues[0]!.field}: ${issues[0]!.message}`, issues);
+    if (issues.length > 0) throw new Invalid(issues);
     const disabled = endpoints.filter((endpoint) => !endpoint.active).map((endpoint) => endpoint.id);
-    if (disabled.length > 0 && !input.force) throw conflict(`Endpoint ${disabled.join(', ')} is disabled; enable it first, or replay with force: true`, { endpoint_ids: disabled });
+    if (disabled.length > 0 && !input.force) throw new Conflict(`Endpoint ${disabled.join(', ')} is disabled; enable it first, or replay with force: true`, { endpoint_ids: disabled });
   } else {
-    endpoints = [...(await sql<{ id: string; active: boolean }[]>`
-      select id, active from endpoints
-      where tenant_id = ${input.tenantId} and deleted_at is null and active and event_types && array[${event.event_type}, '*']::text[]
-      order by id`)];
+    endpoints = await subscribedEndpoints(sql, { tenantId: input.tenantId, eventType: event.event_type, activeOnly: true });
   }
   if (endpoints.length === 0) return { replays: [], skipped: [] };
 
-  // The newest delivery of this event to each endpoint: what a replay repeats, or why it must wait.
-  const latest = await sql<{ id: string; endpoint_id: string; status: string }[]>`
-    select distinct on (endpoint_id) id, endpoint_id, status from deliveries
-    where event_id = ${event.id} and endpoint_id = any(${sql.array(endpoints.map((endpoint) => endpoint.id))}::text[])
-    order by endpoint_id, created_at desc, id desc`;
+  const latest = await latestEventDeliveries(sql, event.id, endpoints.map((endpoint) => endpoint.id));
   const byEndpoint = new Map(latest.map((row) => [row.endpoint_id, row]));
   const skipped: EventReplayResult['skipped'] = [];
   const targets: ReplayTarget[] = [];
@@ -167,15 +149,6 @@ export interface RecoveryRow {
   finished_at: Date | null;
 }
 
-/** The deliveries a recovery replays: the endpoint's originals in the window, ended before the recovery began. */
-function recoverableWhere(sql: Sql, recovery: Pick<RecoveryRow, 'id' | 'endpoint_id' | 'since' | 'until' | 'delivery_status' | 'created_at'>) {
-  return sql`
-    d.endpoint_id = ${recovery.endpoint_id} and d.status = ${recovery.delivery_status}
-    and d.created_at >= ${recovery.since} and d.created_at < ${recovery.until}
-    and d.completed_at <= ${recovery.created_at}
-    and d.recovery_id is distinct from ${recovery.id}`;
-}
-
 /**
  * Stores a recovery and counts what it will replay; the caller starts its workflow. 409 when the endpoint is
  * disabled (unless force), 422 for a window that is empty by construction.
@@ -185,16 +158,16 @@ export async function createRecovery(
   input: { tenantId: string; endpointId: string; since: Date; until?: Date; deliveryStatus: RecoverableStatus; batchSize: number; force?: boolean },
 ): Promise<RecoveryRow> {
   const [endpoint] = await sql<{ id: string; active: boolean }[]>`select id, active from endpoints where tenant_id = ${input.tenantId} and id = ${input.endpointId} and deleted_at is null`;
-  if (!endpoint) throw notFound('Endpoint');
-  if (!endpoint.active && !input.force) throw conflict(`Endpoint ${endpoint.id} is disabled; enable it first, or recover with force: true`, { endpoint_id: endpoint.id });
+  if (!endpoint) throw new NotFound('Endpoint');
+  if (!endpoint.active && !input.force) throw new Conflict(`Endpoint ${endpoint.id} is disabled; enable it first, or recover with force: true`, { endpoint_id: endpoint.id });
   const [{ now }] = await sql<{ now: Date }[]>`select now()`;
   const until = input.until && input.until < now ? input.until : now;
-  if (input.since >= until) throw unprocessable('body.since: must be before until (and before now)', [{ field: 'body.since', message: 'must be before until (and before now)', code: 'invalid_window' }]);
+  if (input.since >= until) throw Invalid.field('body.since', 'must be before until (and before now)', 'invalid_window');
   const recovery = { id: newId('recovery'), endpoint_id: endpoint.id, since: input.since, until, delivery_status: input.deliveryStatus, created_at: now };
   const [row] = await sql<RecoveryRow[]>`
     insert into recoveries (id, tenant_id, endpoint_id, since, until, delivery_status, total, batch_size, created_at)
     select ${recovery.id}, ${input.tenantId}, ${endpoint.id}, ${input.since}, ${until}, ${input.deliveryStatus},
-           (select count(*)::int from deliveries d where ${recoverableWhere(sql, recovery)}), ${input.batchSize}, ${now}
+           ${countRecoverable(sql, recovery)}, ${input.batchSize}, ${now}
     returning *`;
   return row!;
 }
@@ -214,24 +187,21 @@ export async function getRecovery(sql: Sql, recoveryId: string, scope?: { tenant
 export async function replayRecoveryBatch(deps: DispatchDeps, input: { recoveryId: string; afterDeliveryId?: string; limit: number }) {
   const recovery = await getRecovery(deps.sql, input.recoveryId);
   if (!recovery) return { count: 0, lastDeliveryId: undefined };
-  const originals = await deps.sql<{ id: string; event_id: string; endpoint_id: string; event_type: string }[]>`
-    select d.id, d.event_id, d.endpoint_id, d.event_type from deliveries d
-    where ${recoverableWhere(deps.sql, recovery)} and d.id > ${input.afterDeliveryId ?? ''}
-    order by d.id limit ${input.limit}`;
+  const originals = await recoverableDeliveries(deps.sql, recovery, input.afterDeliveryId, input.limit);
   await createReplays(
     deps,
     recovery.tenant_id,
     originals.map((original) => ({ replay_of: original.id, event_id: original.event_id, endpoint_id: original.endpoint_id, event_type: original.event_type })),
     { recoveryId: recovery.id },
   );
-  await deps.sql`update recoveries set replayed = (select count(*)::int from deliveries where recovery_id = ${recovery.id}) where id = ${recovery.id}`;
+  await deps.sql`update recoveries set replayed = ${countRecoveryReplays(deps.sql, recovery.id)} where id = ${recovery.id}`;
   return { count: originals.length, lastDeliveryId: originals.at(-1)?.id };
 }
 
 export async function finishRecovery(sql: Sql, recoveryId: string): Promise<void> {
   await sql`
     update recoveries set status = 'completed', finished_at = coalesce(finished_at, now()),
-      replayed = (select count(*)::int from deliveries where recovery_id = ${recoveryId})
+      replayed = ${countRecoveryReplays(sql, recoveryId)}
     where id = ${recoveryId}`;
 }
 

@@ -4,8 +4,8 @@ import { durationPattern, parseDuration } from './durations.js';
 /**
  * An endpoint's retry schedule: the delays between attempts. Stored as the caller wrote it and
  * resolved to milliseconds for the delivery workflow (which must not parse strings itself).
+ * The default schedule is endpointDefaults.retrySchedule (endpoint-defaults.ts).
  */
-export const defaultRetrySchedule = ['5s', '5m', '30m', '2h', '5h', '10h', '10h'];
 
 /**
  * Temporal waits at least one second before retrying an activity, whatever nextRetryDelay asks for,

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { safeEqual } from './crypto.js';
+import { endpointDefaults } from './endpoint-defaults.js';
 import { headerMapSchema, headerNameSchema, headerValueSchema } from './http-headers.js';
 
 /**
@@ -19,7 +20,7 @@ const headerName = headerNameSchema;
 /** The `signature` field of an endpoint. */
 export const signatureSettingsSchema = z
   .object({
-    profile: z.string().min(1).default('standard-webhooks'),
+    profile: z.string().min(1).default(endpointDefaults.signatureProfile),
     headers: z.object({ id: headerName, timestamp: headerName, signature: headerName }).partial().strict().optional(),
     user_agent: headerValueSchema.max(200).optional(),
     client_id: headerValueSchema.max(200).optional(),
@@ -196,6 +197,18 @@ export function resolveProfile(settings: SignatureSettings, extraProfiles?: Reco
   if (!profile) throw new Error(`unknown signature profile "${settings.profile}"`);
   return withHeaderNames(profile, settings.headers);
 }
+
+/** The names of the headers `profile` writes: id, timestamp, client id, signature and its extra headers. */
+export function profileHeaderNames(profile: SignatureProfile): string[] {
+  return [profile.idHeader, profile.timestampHeader, profile.clientIdHeader, profile.signature?.header, ...Object.keys(profile.extraHeaders ?? {})].filter(
+    (name): name is string => Boolean(name),
+  );
+}
+
+/** Every header name a built-in profile writes, lower-case (no endpoint's custom header may set one). */
+export const builtInSignatureHeaderNames: readonly string[] = [
+  ...new Set(Object.values(builtInProfiles).flatMap((profile) => profileHeaderNames(profile).map((name) => name.toLowerCase()))),
+];
 
 type SignatureSpec = NonNullable<SignatureProfile['signature']>;
 

@@ -1,6 +1,7 @@
 import type { Sql } from '../db/client.js';
-import { testEventType } from './event-catalog.js';
+import { schemaVersionOf, testEventType } from './event-catalog.js';
 import { newId } from './ids.js';
+import { recordTestAttempt } from './deliveries.js';
 import { sendSignedRequest, type SignedRequestTarget } from './signed-request.js';
 
 /**
@@ -32,7 +33,7 @@ export async function sendTestWebhook(target: SignedRequestTarget, options: Test
   const startedAt = new Date();
   const { result, signatureHeaders } = await sendSignedRequest(
     target,
-    { ...ids, eventType: testEventType, schemaVersion: 'v1', createdAt: startedAt, data: testWebhookData },
+    { ...ids, eventType: testEventType, schemaVersion: schemaVersionOf(testEventType), createdAt: startedAt, data: testWebhookData },
     options,
   );
   const answer: TestSendResult = {
@@ -56,9 +57,6 @@ export async function testRegisteredEndpoint(
   options: TestSendOptions = {},
 ): Promise<TestSendResult> {
   const { answer, result, startedAt } = await sendTestWebhook(endpoint, options);
-  await sql`
-    insert into attempts (delivery_id, tenant_id, endpoint_id, attempt, kind, started_at, duration_ms, status_code, success, error_class, error_message, response_headers, response_body)
-    values (null, ${endpoint.tenant_id}, ${endpoint.id}, 1, 'test', ${startedAt}, ${result.durationMs}, ${result.statusCode}, ${result.ok},
-            ${result.errorClass}, ${result.errorMessage}, ${sql.json(result.headers)}, ${result.body})`;
+  await recordTestAttempt(sql, endpoint, startedAt, result);
   return answer;
 }

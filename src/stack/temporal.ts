@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
 import { execFileAsync, freePort, spawnLogged, stopChild, waitFor } from './process.js';
-import { heraldSearchAttributes } from '../../workflows/search-attributes.js';
+import { heraldSearchAttributes } from '../../workflows/contracts.js';
 
 /** The Temporal CLI release Herald builds when none is installed; `go install` works as is for 1.5.x. */
 export const pinnedTemporalCliVersion = 'v1.5.1';

@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import { heraldSearchAttributes } from '../../workflows/search-attributes.js';
+import { heraldSearchAttributes } from '../../workflows/contracts.js';
 
 /** Registers Herald's search attributes if the namespace lacks them (self-hosted clusters; Cloud needs tcld). */
 export async function ensureSearchAttributes(client: Client, namespace: string): Promise<void> {

@@ -463,10 +463,27 @@ export function answerProblem(status: number, body: string, expected?: ExpectedA
       return `${status} with a body that is not JSON`;
     }
     if (typeof error?.code !== 'string' || typeof error?.message !== 'string' || !('details' in error)) return `${status} without the error shape`;
+    if (error.code === 'validation_failed') {
+      const problem = validationShapeProblem(error);
+      if (problem) return `${status} validation_failed ${problem}`;
+    }
   }
   if (expected && !expected.some((answer) => matches(answer, status, error))) {
     return `answered ${status}${error ? ` ${String(error.code)}` : ''}, expected ${expected.map(describeAnswer).join(' or ')}`;
   }
+  return undefined;
+}
+
+/**
+ * Every 422 `validation_failed` is built one way: details list `{field, message, code}` and the message is the first
+ * one's `<field>: <message>`.
+ */
+function validationShapeProblem(error: { message?: unknown; details?: unknown }): string | undefined {
+  const details = error.details;
+  if (!Array.isArray(details) || details.length === 0) return 'without details';
+  const malformed = details.find((detail) => ['field', 'message', 'code'].some((key) => typeof detail?.[key] !== 'string') || Object.keys(detail).length !== 3);
+  if (malformed) return `with a detail that is not {field, message, code}: ${JSON.stringify(malformed)}`;
+  if (error.message !== `${details[0].field}: ${details[0].message}`) return `whose message is not "<field>: <message>" of its first detail: ${JSON.stringify(error.message)}`;
   return undefined;
 }
 

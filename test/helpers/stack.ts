@@ -160,11 +160,15 @@ export function spawnHeraldProcess(
   entry: string,
   options: { env?: Partial<Record<keyof Config, string>>; stdio?: import('node:child_process').StdioOptions } = {},
 ): import('node:child_process').ChildProcess {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, HERALD_LOG_LEVEL: 'warn' };
-  for (const [name, value] of Object.entries(stack.config)) {
+  return spawn(process.execPath, ['--import', 'tsx', entry], { env: heraldProcessEnv(stack.config, options.env), stdio: options.stdio ?? ['ignore', 'inherit', 'inherit'] });
+}
+
+/** The environment of a Herald process configured like `config` (lists joined with commas, objects as JSON), `env` on top. */
+export function heraldProcessEnv(config: Config, env: Partial<Record<keyof Config, string>> = {}): NodeJS.ProcessEnv {
+  const result: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, HERALD_LOG_LEVEL: 'warn' };
+  for (const [name, value] of Object.entries(config)) {
     if (value === undefined) continue;
-    env[name] = Array.isArray(value) ? value.join(',') : typeof value === 'object' ? JSON.stringify(value) : String(value);
+    result[name] = Array.isArray(value) ? value.join(',') : typeof value === 'object' ? JSON.stringify(value) : String(value);
   }
-  Object.assign(env, options.env);
-  return spawn(process.execPath, ['--import', 'tsx', entry], { env, stdio: options.stdio ?? ['ignore', 'inherit', 'inherit'] });
+  return Object.assign(result, env);
 }

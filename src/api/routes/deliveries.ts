@@ -1,13 +1,13 @@
 import express from 'express';
 import type { ApiDeps } from '../app.js';
 import { tenantOf, tenantScope } from '../auth.js';
-import { notFound } from '../errors.js';
+import { NotFound } from '../../core/errors.js';
 import { defineRoute, z } from '../openapi.js';
 import { pageSchema, paginationQuerySchema, toPage } from '../pagination.js';
 import { tenantIdParams } from './tenants.js';
 import { apiDate } from '../dates.js';
 import { getDelivery, listAttempts, listDeliveries, listEndpointAttempts, type AttemptView, type DeliveryView } from '../../core/deliveries.js';
-import { deliveryWorkflowId, progressQuery } from '../../../workflows/delivery.js';
+import { deliveryWorkflowId, progressQuery } from '../../../workflows/contracts.js';
 import { queryLive } from '../../temporal/live-query.js';
 
 export const deliveryStatuses = ['pending', 'delivering', 'retrying', 'delivered', 'failed'] as const;
@@ -114,7 +114,7 @@ export function deliveryRoutes(deps: ApiDeps): express.Router {
     async ({ params }, _request, response) => {
       const tenant = tenantOf(response);
       const delivery = await getDelivery(sql, tenant.id, params.delivery_id);
-      if (!delivery) throw notFound('Delivery');
+      if (!delivery) throw new NotFound('Delivery');
       const running = delivery.status !== 'delivered' && delivery.status !== 'failed' && delivery.status !== 'pending';
       // The running workflow's own view, so "next retry in 42 s" is live; closed ones answer from Postgres.
       const live = running ? await queryLive(deps.temporal, deliveryWorkflowId(delivery.id), progressQuery) : undefined;
@@ -153,7 +153,7 @@ export function deliveryRoutes(deps: ApiDeps): express.Router {
     async ({ params, query }, _request, response) => {
       const tenant = tenantOf(response);
       const [endpoint] = await sql`select id from endpoints where tenant_id = ${tenant.id} and id = ${params.endpoint_id} and deleted_at is null`;
-      if (!endpoint) throw notFound('Endpoint');
+      if (!endpoint) throw new NotFound('Endpoint');
       const rows = await listEndpointAttempts(sql, params.endpoint_id, { limit: query.limit + 1, before: query.before });
       const page = rows.slice(0, query.limit);
       response.json({ data: page.map(attemptView), next_before: rows.length > query.limit ? page.at(-1)!.started_at.toISOString() : null });

@@ -10,7 +10,6 @@ import {
   getEndpoint,
   listEndpoints,
   rotateEndpointSecret,
-  setEndpointActive,
   updateEndpoint,
   type EndpointRecord,
   type EndpointSettings,
@@ -18,17 +17,17 @@ import {
 import { envelopeKindSchema } from '../../core/envelope.js';
 import { headerMapSchema } from '../../core/http-headers.js';
 import { allEventTypes, eventTypeNameMessage, eventTypeNamePattern } from '../../core/event-catalog.js';
-import { defaultRetrySchedule, retryScheduleSchema } from '../../core/retry-schedule.js';
+import { retryScheduleSchema } from '../../core/retry-schedule.js';
+import { endpointDefaults } from '../../core/endpoint-defaults.js';
 import { signatureSettingsSchema, type SignatureProfile } from '../../core/signing.js';
 import { tenantScope } from '../auth.js';
-import { notFound } from '../errors.js';
+import { Invalid, NotFound } from '../../core/errors.js';
 import { defineRoute, withOpenApi, z } from '../openapi.js';
 import { pageSchema, paginationQuerySchema, rowsToFetch, toPage } from '../pagination.js';
-import { invalid } from '../validation.js';
 import { urlPolicyFromConfig } from '../../core/url-policy.js';
 import { tenantIdParams } from './tenants.js';
-import { endpointStats, healthSummaries, signalEndpointToggled, signalHealthSettingsChanged } from '../../core/endpoint-health.js';
-import { publishOperationalEvent } from '../../core/publish.js';
+import { endpointStats, healthSummaries, signalHealthSettingsChanged } from '../../core/endpoint-health.js';
+import { changeEndpointActivation } from '../../core/endpoint-activation.js';
 
 /** A tenant's endpoints: where its events are delivered, with secrets shown once and masked afterwards. */
 
@@ -65,7 +64,11 @@ const fields = {
   timeout: boundedDuration('How long one attempt may take (at most 30s)', 1, maxTimeoutMs),
   disable_after_failures: z.number().int().min(1).max(1000).openapi({ description: 'Consecutive failed attempts, across deliveries, that disable the endpoint' }),
   disable_after: boundedDuration('Disable the endpoint once it has failed without a success for this long', 1000, 90 * 86_400_000).nullable(),
-  rate_limit: z.object({ per_second: z.number().int().min(1).max(100_000) }).strict().nullable().openapi({ description: 'Reserved: stored, not enforced yet' }),
+  // Per-endpoint rate limiting is planned, not built: a limit is refused rather than accepted and silently ignored.
+  rate_limit: z
+    .unknown()
+    .refine((value): value is null => value === null, { message: 'rate limits are not supported yet; leave rate_limit out or null', params: { code: 'not_supported' } })
+    .openapi({ type: 'null', description: 'Not supported yet: only null is accepted; any limit is refused with 422 not_supported until Herald enforces rate limits' }),
 };
 
 const secretField = z.string().min(8).max(200).openapi({ description: 'A secret the receiver already has; generated (whsec_ + 32 random bytes, base64) when absent' });
@@ -73,15 +76,15 @@ const secretField = z.string().min(8).max(200).openapi({ description: 'A secret 
 const createBody = z
   .object({
     ...fields,
-    description: fields.description.default(''),
-    active: fields.active.default(true),
+    description: fields.description.default(endpointDefaults.description),
+    active: fields.active.default(endpointDefaults.active),
     headers: fields.headers.default({}),
-    signature: fields.signature.default({ profile: 'standard-webhooks' }),
-    envelope: fields.envelope.default('herald'),
-    retry_schedule: fields.retry_schedule.default(defaultRetrySchedule),
-    timeout: fields.timeout.default('15s'),
-    disable_after_failures: fields.disable_after_failures.default(10),
-    disable_after: fields.disable_after.default(null),
+    signature: fields.signature.default({ profile: endpointDefaults.signatureProfile }),
+    envelope: fields.envelope.default(endpointDefaults.envelope),
+    retry_schedule: fields.retry_schedule.default([...endpointDefaults.retrySchedule]),
+    timeout: fields.timeout.default(formatDuration(endpointDefaults.timeoutMs)),
+    disable_after_failures: fields.disable_after_failures.default(endpointDefaults.disableAfterFailures),
+    disable_after: fields.disable_after.default(endpointDefaults.disableAfterMs),
     rate_limit: fields.rate_limit.default(null),
     secret: secretField.optional(),
   })
@@ -131,7 +134,10 @@ const endpointSchema = z
     timeout: z.string().openapi({ example: '15s' }),
     disable_after_failures: z.number().int(),
     disable_after: z.string().nullable(),
-    rate_limit: z.object({ per_second: z.number().int() }).nullable(),
+    rate_limit: z
+      .object({ per_second: z.number().int() })
+      .nullable()
+      .openapi({ description: 'null: rate limits are not supported yet (one stored before they were refused is shown, and has no effect)' }),
     disabled_reason: z.string().nullable(),
     disabled_at: z.string().nullable().openapi({ format: 'date-time' }),
     created_at: z.string().openapi({ format: 'date-time' }),
@@ -245,9 +251,9 @@ export function endpointRoutes(deps: ApiDeps): express.Router {
   const urlPolicy = urlPolicyFromConfig(config);
   const checkRules = async (settings: EndpointSettings) => {
     const issues = await endpointRuleIssues(sql, settings, { allowHttp: config.HERALD_ALLOW_HTTP, extraProfiles: config.HERALD_SIGNATURE_PROFILES, urlPolicy });
-    if (issues.length > 0) throw invalid(issues);
+    if (issues.length > 0) throw new Invalid(issues);
   };
-  const found = async (tenantId: string, endpointId: string) => (await getEndpoint(sql, box, tenantId, endpointId)) ?? Promise.reject(notFound('Endpoint'));
+  const found = async (tenantId: string, endpointId: string) => (await getEndpoint(sql, box, tenantId, endpointId)) ?? Promise.reject(new NotFound('Endpoint'));
 
   defineRoute(
     router,
@@ -332,8 +338,14 @@ export function endpointRoutes(deps: ApiDeps): express.Router {
       const settings = mergeSettings(current, body);
       settings.event_types = [...new Set(settings.event_types)];
       await checkRules(settings);
-      const updated = await updateEndpoint(sql, box, params.tenant_id, params.endpoint_id, settings);
-      if (!updated) throw notFound('Endpoint');
+      let updated = await updateEndpoint(sql, box, params.tenant_id, params.endpoint_id, settings);
+      if (!updated) throw new NotFound('Endpoint');
+      // `active` goes through the same path as POST …/enable and …/disable (also when unchanged: a retry after a
+      // failure completes the signal and the notice that were missing).
+      if (body.active !== undefined) {
+        await changeEndpointActivation(healthDeps, { tenantId: params.tenant_id, endpointId: params.endpoint_id }, body.active ? { active: true } : { active: false, reason: 'manual' });
+        updated = await found(params.tenant_id, params.endpoint_id);
+      }
       if (updated.disable_after_failures !== current.disable_after_failures || updated.disable_after_ms !== current.disable_after_ms) {
         await signalHealthSettingsChanged(healthDeps, updated.id, { disable_after_failures: updated.disable_after_failures, disable_after_ms: updated.disable_after_ms });
       }
@@ -355,7 +367,7 @@ export function endpointRoutes(deps: ApiDeps): express.Router {
       before: [scope],
     },
     async ({ params }, _request, response) => {
-      if (!(await deleteEndpoint(sql, params.tenant_id, params.endpoint_id))) throw notFound('Endpoint');
+      if (!(await deleteEndpoint(sql, params.tenant_id, params.endpoint_id))) throw new NotFound('Endpoint');
       response.status(204).end();
     },
   );
@@ -376,7 +388,7 @@ export function endpointRoutes(deps: ApiDeps): express.Router {
     async ({ params, body }, _request, response) => {
       const secret = body.secret ?? generateSigningSecret();
       const rotated = await rotateEndpointSecret(sql, box, params.tenant_id, params.endpoint_id, secret, parseDuration(body.grace_period));
-      if (!rotated) throw notFound('Endpoint');
+      if (!rotated) throw new NotFound('Endpoint');
       response.json({ secret, previous_secret_expires_at: rotated.previous_secret_expires_at });
     },
   );
@@ -416,23 +428,9 @@ export function endpointRoutes(deps: ApiDeps): express.Router {
         before: [scope],
       },
       async ({ params, body }, _request, response) => {
-        const reason = ('reason' in body ? body.reason : undefined) ?? 'manual';
-        const active = action === 'enable';
-        const result = await setEndpointActive(sql, params.tenant_id, params.endpoint_id, active, reason);
-        if (!result) throw notFound('Endpoint');
+        const change = action === 'enable' ? ({ active: true } as const) : ({ active: false, reason: ('reason' in body ? body.reason : undefined) ?? 'manual' } as const);
+        await changeEndpointActivation(healthDeps, { tenantId: params.tenant_id, endpointId: params.endpoint_id }, change);
         const endpoint = await found(params.tenant_id, params.endpoint_id);
-        if (result.changed) {
-          await signalEndpointToggled(healthDeps, endpoint, active, reason);
-          const notice = { tenantId: endpoint.tenant_id, excludeEndpointIds: [endpoint.id] };
-          await (active
-            ? publishOperationalEvent(healthDeps, { ...notice, type: 'v1.endpoint.enabled', data: { endpoint_id: endpoint.id }, occurrence: `${endpoint.id}:${result.updated_at.toISOString()}` })
-            : publishOperationalEvent(healthDeps, {
-                ...notice,
-                type: 'v1.endpoint.disabled',
-                data: { endpoint_id: endpoint.id, reason, consecutive_failures: 0, last_error: null },
-                occurrence: `${endpoint.id}:${result.disabled_at?.toISOString()}`,
-              }));
-        }
         response.json(await withHealth(endpoint));
       },
     );

@@ -2,6 +2,7 @@ import express from 'express';
 import type { ApiDeps } from '../app.js';
 import {
   compileEventSchema,
+  eventTypeColumns,
   eventTypeNameMessage,
   eventTypeNamePattern,
   forgetEventSchema,
@@ -11,7 +12,8 @@ import {
   type EventTypeRow,
 } from '../../core/event-catalog.js';
 import { requireAdmin } from '../auth.js';
-import { conflict, forbidden } from '../errors.js';
+import { Conflict } from '../../core/errors.js';
+import { forbidden } from '../errors.js';
 import { defineRoute, z } from '../openapi.js';
 import { afterCursor, pageSchema, paginationQuerySchema, rowsToFetch, toPage } from '../pagination.js';
 
@@ -22,13 +24,17 @@ const jsonSchemaObject = z.record(z.string(), z.unknown()).openapi({
   example: { type: 'object', required: ['case_id'], properties: { case_id: { type: 'string' } } },
 });
 
+const deprecatedDescription =
+  'A deprecated type still publishes and delivers, but its publish answers carry `Deprecation: @<deprecated_at, unix seconds>` (RFC 9745) and a `Link` to the type, and Herald logs a warning naming the tenant; the portal will hide it from new subscriptions';
+
 const eventTypeSchema = z
   .object({
     name: z.string().openapi({ example: 'v1.case.completed' }),
     schema_version: z.string().openapi({ example: 'v1' }),
     description: z.string(),
     schema: jsonSchemaObject.nullable(),
-    deprecated: z.boolean(),
+    deprecated: z.boolean().openapi({ description: deprecatedDescription }),
+    deprecated_at: z.string().nullable().openapi({ format: 'date-time', description: 'When the type was deprecated; null while it is not' }),
     operational: z.boolean().openapi({ description: "Herald's own types (v1.webhook.*, v1.endpoint.*): read-only" }),
     created_at: z.string().openapi({ format: 'date-time' }),
     updated_at: z.string().openapi({ format: 'date-time' }),
@@ -42,12 +48,16 @@ const createBody = z
     name: z.string().max(maxEventTypeNameLength).regex(eventTypeNamePattern, eventTypeNameMessage).openapi({ example: 'v1.case.completed' }),
     description: description.default(''),
     schema: jsonSchemaObject,
-    deprecated: z.boolean().default(false),
+    deprecated: z.boolean().default(false).openapi({ description: deprecatedDescription }),
   })
   .strict()
   .openapi('CreateEventType');
 
-const updateBody = z.object({ description, schema: jsonSchemaObject, deprecated: z.boolean() }).partial().strict().openapi('UpdateEventType');
+const updateBody = z
+  .object({ description, schema: jsonSchemaObject, deprecated: z.boolean().openapi({ description: `${deprecatedDescription}. false undeprecates it` }) })
+  .partial()
+  .strict()
+  .openapi('UpdateEventType');
 
 const nameParams = z.object({ name: z.string().max(200).openapi({ example: 'v1.case.completed' }) });
 
@@ -57,12 +67,11 @@ const eventTypeView = (row: EventTypeRow) => ({
   description: row.description,
   schema: row.schema,
   deprecated: row.deprecated,
+  deprecated_at: row.deprecated_at,
   operational: row.operational,
   created_at: row.created_at,
   updated_at: row.updated_at,
 });
-
-const columns = 'name, description, schema, deprecated, operational, created_at, updated_at';
 
 export function eventTypeRoutes(deps: ApiDeps): express.Router {
   const router = express.Router();
@@ -85,11 +94,11 @@ export function eventTypeRoutes(deps: ApiDeps): express.Router {
     async ({ body }, _request, response) => {
       compileEventSchema(body.schema);
       const [row] = await sql<EventTypeRow[]>`
-        insert into event_types (name, description, schema, deprecated)
-        values (${body.name}, ${body.description}, ${sql.json(body.schema as never)}, ${body.deprecated})
+        insert into event_types (name, description, schema, deprecated, deprecated_at)
+        values (${body.name}, ${body.description}, ${sql.json(body.schema as never)}, ${body.deprecated}, ${body.deprecated ? sql`now()` : null})
         on conflict (name) do nothing
-        returning ${sql.unsafe(columns)}`;
-      if (!row) throw conflict(`The event type ${body.name} already exists; change it with PATCH or publish a new version (v2.…)`, { name: body.name });
+        returning ${sql.unsafe(eventTypeColumns)}`;
+      if (!row) throw new Conflict(`The event type ${body.name} already exists; change it with PATCH or publish a new version (v2.…)`, { name: body.name });
       response.status(201).json(eventTypeView(row));
     },
   );
@@ -107,7 +116,7 @@ export function eventTypeRoutes(deps: ApiDeps): express.Router {
     },
     async ({ query }, _request, response) => {
       const rows = await sql<EventTypeRow[]>`
-        select ${sql.unsafe(columns)} from event_types where ${afterCursor(sql, query.cursor, 'name')} order by name limit ${rowsToFetch(query)}`;
+        select ${sql.unsafe(eventTypeColumns)} from event_types where ${afterCursor(sql, query.cursor, 'name')} order by name limit ${rowsToFetch(query)}`;
       response.json(toPage(rows, query, (row) => row.name, eventTypeView));
     },
   );
@@ -152,9 +161,10 @@ export function eventTypeRoutes(deps: ApiDeps): express.Router {
           description = ${body.description ?? current.description},
           schema = ${body.schema ? sql.json(body.schema as never) : sql`schema`},
           deprecated = ${body.deprecated ?? current.deprecated},
+          deprecated_at = ${(body.deprecated ?? current.deprecated) ? sql`coalesce(deprecated_at, clock_timestamp())` : null},
           updated_at = clock_timestamp()
         where name = ${current.name}
-        returning ${sql.unsafe(columns)}`;
+        returning ${sql.unsafe(eventTypeColumns)}`;
       forgetEventSchema(current.name);
       response.json(eventTypeView(row!));
     },

@@ -1,9 +1,10 @@
 import express, { type RequestHandler } from 'express';
 import type { ApiDeps } from '../app.js';
 import { tenantOf, tenantScope } from '../auth.js';
-import { notFound, unprocessable } from '../errors.js';
+import { Invalid, NotFound } from '../../core/errors.js';
 import { defineRoute, z } from '../openapi.js';
 import { pageSchema, paginationQuerySchema, rowsToFetch, toPage } from '../pagination.js';
+import { fieldIssues } from '../validation.js';
 import { tenantIdParams } from './tenants.js';
 import { publishEvent } from '../../core/publish.js';
 import { getEvent, listEventDeliveries } from '../../core/deliveries.js';
@@ -49,9 +50,7 @@ const rejectPerRequestUrls: RequestHandler = (request, _response, next) => {
   const body = request.body as Record<string, unknown> | undefined;
   const field = body && typeof body === 'object' ? perRequestUrlFields.find((name) => name in body) : undefined;
   if (field) {
-    throw unprocessable(`body.${field}: per-request webhook URLs are not accepted; register an endpoint instead`, [
-      { field: `body.${field}`, message: 'register an endpoint instead', code: 'per_request_url' },
-    ]);
+    throw Invalid.field(`body.${field}`, 'per-request webhook URLs are not accepted; register an endpoint instead', 'per_request_url');
   }
   next();
 };
@@ -72,7 +71,7 @@ export function eventRoutes(deps: ApiDeps): express.Router {
       path: '/v1/tenants/:tenant_id/events',
       summary: 'Publish an event to every subscribed endpoint',
       description:
-        'Stores the event and one delivery per subscribed endpoint before answering. Send an `Idempotency-Key` header to make retries safe: the same key within 24 h returns the original answer; the same key with another body is 409.',
+        'Stores the event and one delivery per subscribed endpoint before answering. Send an `Idempotency-Key` header to make retries safe: the same key within 24 h returns the original answer; the same key with another body is 409. A deprecated event type is published as usual, and the answer carries `Deprecation: @<unix seconds it was deprecated>` (RFC 9745) with `Link: </v1/event-types/<name>>; rel="deprecation"`.',
       tags,
       access: 'tenant',
       request: { params: tenantIdParams, body: publishBody },
@@ -86,10 +85,15 @@ export function eventRoutes(deps: ApiDeps): express.Router {
       let idempotencyKey: string | undefined;
       if (rawKey !== undefined) {
         const parsed = idempotencyKeyHeader.safeParse(rawKey);
-        if (!parsed.success) throw unprocessable(`headers.idempotency-key: ${parsed.error.issues[0]?.message}`, [{ field: 'headers.idempotency-key', message: parsed.error.issues[0]?.message, code: 'invalid' }]);
+        if (!parsed.success) throw new Invalid(fieldIssues(parsed.error, 'headers.idempotency-key'));
         idempotencyKey = parsed.data;
       }
-      const result = await publishEvent(dispatchDeps, { tenantId: tenant.id, eventType: body.event_type, data: body.data, traceId: body.trace_id, idempotencyKey });
+      const { deprecatedSince, ...result } = await publishEvent(dispatchDeps, { tenantId: tenant.id, eventType: body.event_type, data: body.data, traceId: body.trace_id, idempotencyKey });
+      if (deprecatedSince) {
+        deps.logger.warn({ tenant_id: tenant.id, event_type: body.event_type, deprecated_at: deprecatedSince, event_id: result.event_id }, 'published a deprecated event type');
+        response.setHeader('deprecation', `@${Math.floor(deprecatedSince.getTime() / 1000)}`);
+        response.setHeader('link', `</v1/event-types/${encodeURIComponent(body.event_type)}>; rel="deprecation"`);
+      }
       response.status(202).json(result);
     },
   );
@@ -134,7 +138,7 @@ export function eventRoutes(deps: ApiDeps): express.Router {
     async ({ params }, _request, response) => {
       const tenant = tenantOf(response);
       const event = await getEvent(sql, tenant.id, params.event_id);
-      if (!event) throw notFound('Event');
+      if (!event) throw new NotFound('Event');
       const deliveries = await listEventDeliveries(sql, event.id);
       response.json({ ...event, deliveries: deliveries.map(deliveryView) });
     },

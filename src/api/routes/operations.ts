@@ -1,22 +1,22 @@
 import express, { type RequestHandler } from 'express';
 import type { ApiDeps } from '../app.js';
 import { principalOf, tenantOf, tenantScope } from '../auth.js';
-import { HttpError, notFound } from '../errors.js';
+import { Invalid, NotFound } from '../../core/errors.js';
+import { HttpError } from '../errors.js';
 import { defineRoute, withOpenApi, z } from '../openapi.js';
-import { invalid } from '../validation.js';
 import { apiDateOrAgo } from '../dates.js';
 import { tenantIdParams } from './tenants.js';
 import { createSecretBox } from '../../core/crypto.js';
+import { endpointDefaults } from '../../core/endpoint-defaults.js';
 import { loadEndpointForDelivery } from '../../core/endpoints.js';
 import { createRateWindows } from '../../core/rate-windows.js';
 import { createRecovery, getRecovery, replayDelivery, replayEvent, type RecoveryRow } from '../../core/replay.js';
-import { isKnownProfile, signatureSettingsSchema } from '../../core/signing.js';
+import { builtInProfiles, isKnownProfile, signatureHeaders, signatureSettingsSchema } from '../../core/signing.js';
 import { sendTestWebhook, testRegisteredEndpoint } from '../../core/test-send.js';
 import { createDeliveryAgent } from '../../core/http-delivery.js';
 import { urlPolicyFromConfig } from '../../core/url-policy.js';
 import { queryLive } from '../../temporal/live-query.js';
-import { recoverWorkflow, recoverWorkflowId, recoveryProgressQuery } from '../../../workflows/recover.js';
-import { HeraldEndpointId, HeraldTenantId } from '../../../workflows/search-attributes.js';
+import { HeraldEndpointId, HeraldTenantId, recoverWorkflowId, recoveryProgressQuery, workflowTypes, type RecoverWorkflow } from '../../../workflows/contracts.js';
 
 /**
  * What operators do to deliveries after the fact: replay one, replay an event, recover an endpoint's
@@ -56,13 +56,23 @@ const recoverySchema = z
   })
   .openapi('Recovery');
 
+/** What the default profile adds, computed by it: header names live in the signing profiles only. */
+const exampleSignatureHeaders = signatureHeaders({
+  profile: builtInProfiles[endpointDefaults.signatureProfile],
+  secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'],
+  messageId: 'whd_01J7W9S4TSQ0T4SH43JYB9W5R8',
+  timestamp: 1704067200,
+  body: '{}',
+  clientId: '',
+});
+
 const testResultSchema = z
   .object({
     success: z.boolean().openapi({ description: 'True for a 2xx answer' }),
     status_code: z.number().int().nullable(),
     duration_ms: z.number().int(),
     response_excerpt: z.string().openapi({ description: 'The first 1,000 characters of the response body' }),
-    signature_headers: z.record(z.string(), z.string()).openapi({ description: 'The headers the signature profile added', example: { 'webhook-id': 'whd_…', 'webhook-timestamp': '1704067200', 'webhook-signature': 'v1,…' } }),
+    signature_headers: z.record(z.string(), z.string()).openapi({ description: 'The headers the signature profile added', example: exampleSignatureHeaders }),
     error_class: z.string().nullable(),
     error_message: z.string().nullable(),
     delivery_id: z.string().openapi({ description: 'The message id the request was signed with' }),
@@ -121,7 +131,7 @@ export function operationRoutes(deps: ApiDeps): express.Router {
   /** 404 for an endpoint the tenant does not have, before the body is validated (no 422 probing). */
   const endpointExists: RequestHandler = async (request, response, next) => {
     const [endpoint] = await sql`select id from endpoints where tenant_id = ${tenantOf(response).id} and id = ${String(request.params.endpoint_id)} and deleted_at is null`;
-    if (!endpoint) throw notFound('Endpoint');
+    if (!endpoint) throw new NotFound('Endpoint');
     next();
   };
 
@@ -230,7 +240,7 @@ export function operationRoutes(deps: ApiDeps): express.Router {
         force: body.force,
       });
       try {
-        await deps.temporal.workflow.start(recoverWorkflow, {
+        await deps.temporal.workflow.start<RecoverWorkflow>(workflowTypes.recover, {
           workflowId: recoverWorkflowId(recovery.id),
           taskQueue: config.TEMPORAL_TASK_QUEUE,
           args: [{ recoveryId: recovery.id, batchSize: recovery.batch_size, total: recovery.total }],
@@ -264,7 +274,7 @@ export function operationRoutes(deps: ApiDeps): express.Router {
     },
     async ({ params }, _request, response) => {
       const recovery = await getRecovery(sql, params.recovery_id, { tenantId: tenantOf(response).id, endpointId: params.endpoint_id });
-      if (!recovery) throw notFound('Recovery');
+      if (!recovery) throw new NotFound('Recovery');
       const live = recovery.status === 'running' ? await queryLive(deps.temporal, recoverWorkflowId(recovery.id), recoveryProgressQuery) : undefined;
       response.json(recoveryView(recovery, live));
     },
@@ -287,7 +297,7 @@ export function operationRoutes(deps: ApiDeps): express.Router {
     },
     async ({ params }, _request, response) => {
       const endpoint = await loadEndpointForDelivery(sql, box, params.endpoint_id);
-      if (!endpoint || endpoint.deleted || endpoint.tenant_id !== tenantOf(response).id) throw notFound('Endpoint');
+      if (!endpoint || endpoint.deleted || endpoint.tenant_id !== tenantOf(response).id) throw new NotFound('Endpoint');
       response.json(await testRegisteredEndpoint(sql, endpoint, sendOptions));
     },
   );
@@ -308,10 +318,10 @@ export function operationRoutes(deps: ApiDeps): express.Router {
     },
     async ({ body }, _request, response) => {
       const issue = await urlPolicy.destinationIssue(body.endpoint_url, { allowHttp: config.HERALD_ALLOW_HTTP });
-      if (issue) throw invalid([{ field: 'body.endpoint_url', message: issue, code: 'invalid_url' }]);
-      const signature = body.signature ?? { profile: 'standard-webhooks' };
+      if (issue) throw Invalid.field('body.endpoint_url', issue, 'invalid_url');
+      const signature = body.signature ?? { profile: endpointDefaults.signatureProfile };
       if (!isKnownProfile(signature.profile, sendOptions.extraProfiles)) {
-        throw invalid([{ field: 'body.signature.profile', message: `unknown signature profile "${signature.profile}"`, code: 'unknown_profile' }]);
+        throw Invalid.field('body.signature.profile', `unknown signature profile "${signature.profile}"`, 'unknown_profile');
       }
       const principal = principalOf(response);
       const target = {
@@ -328,7 +338,7 @@ export function operationRoutes(deps: ApiDeps): express.Router {
         sent = await sendTestWebhook(target, sendOptions);
       } catch (error) {
         // The request is made only once signing succeeded: what throws is the secret or the signature settings.
-        throw invalid([{ field: 'body.signing_secret', message: `cannot sign with it: ${(error as Error).message}`, code: 'invalid_secret' }]);
+        throw Invalid.field('body.signing_secret', `cannot sign with it: ${(error as Error).message}`, 'invalid_secret');
       }
       response.json(sent.answer);
     },

@@ -4,7 +4,7 @@ import type { Sql } from '../../db/client.js';
 import { generateApiKey, hashApiKey } from '../../core/crypto.js';
 import { newId } from '../../core/ids.js';
 import { requireAdmin, tenantOf, tenantScope, type TenantRow } from '../auth.js';
-import { conflict, notFound } from '../errors.js';
+import { LimitReached, NotFound } from '../../core/errors.js';
 import { defineRoute, z } from '../openapi.js';
 import { afterCursor, pageSchema, paginationQuerySchema, rowsToFetch, toPage } from '../pagination.js';
 
@@ -195,7 +195,7 @@ export function tenantRoutes(deps: ApiDeps): express.Router {
         await tx`select id from tenants where id = ${params.tenant_id} for update`;
         const [{ count }] = await tx<{ count: number }[]>`select count(*)::int as count from api_keys where tenant_id = ${params.tenant_id} and revoked_at is null`;
         if (count >= maxKeys) {
-          throw conflict(`This tenant has reached its limit of ${maxKeys} active API keys; revoke one first`, { max_api_keys: maxKeys });
+          throw new LimitReached(`This tenant has reached its limit of ${maxKeys} active API keys; revoke one first`, { max_api_keys: maxKeys });
         }
         return issueApiKey(tx, params.tenant_id);
       });
@@ -241,7 +241,7 @@ export function tenantRoutes(deps: ApiDeps): express.Router {
     async ({ params }, _request, response) => {
       const revoked = await sql`
         update api_keys set revoked_at = coalesce(revoked_at, now()) where tenant_id = ${params.tenant_id} and id = ${params.key_id}`;
-      if (revoked.count === 0) throw notFound('API key');
+      if (revoked.count === 0) throw new NotFound('API key');
       response.status(204).end();
     },
   );

@@ -1,0 +1,235 @@
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineSearchAttributeKey, type SignalDefinition } from '@temporalio/common';
+
+/**
+ * Herald's workflow contracts: workflow types and ids, signals, queries, their payloads, failure types, search
+ * attributes and the constants both sides share. No workflow function lives here (samples-typescript: early-return
+ * keeps its definitions in a shared module), so core, activities, routes, the CLI, scripts, bench and tests import
+ * this module and never a workflow file; workflows/index.ts exports the workflow functions only.
+ *
+ * Signal, query and patch names are recorded in histories and running workflows depend on them: never rename one.
+ */
+
+// ---------------------------------------------------------------------------------------------------------------
+// Workflow types: started by name with these signatures (workflows/index.ts exports exactly these functions).
+
+export type DeliveryWorkflow = (input: DeliveryWorkflowInput) => Promise<DeliveryProgress>;
+export type FanoutWorkflow = (input: FanoutWorkflowInput) => Promise<{ dispatched: number }>;
+export type EndpointHealthWorkflow = (input: EndpointHealthInput) => Promise<void>;
+export type RecoverWorkflow = (input: RecoverWorkflowInput) => Promise<RecoveryProgress>;
+export type PingWorkflow = () => Promise<string>;
+
+export const workflowTypes = {
+  delivery: 'deliveryWorkflow',
+  fanout: 'fanoutWorkflow',
+  endpointHealth: 'endpointHealthWorkflow',
+  recover: 'recoverWorkflow',
+  ping: 'pingWorkflow',
+} as const;
+
+/**
+ * A signal's arguments. Starting by type name needs the workflow's type spelled out, e.g.
+ * `signalWithStart<EndpointHealthWorkflow, SignalArgs<typeof healthSignal>>(workflowTypes.endpointHealth, …)`: once one
+ * type argument is given TypeScript infers no other.
+ */
+export type SignalArgs<S> = S extends SignalDefinition<infer Args> ? Args : never;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Search attributes: custom attributes Herald sets on its workflows, so the Web UI can filter deliveries.
+
+export const HeraldTenantId = defineSearchAttributeKey('HeraldTenantId', 'KEYWORD');
+export const HeraldEndpointId = defineSearchAttributeKey('HeraldEndpointId', 'KEYWORD');
+export const HeraldEventType = defineSearchAttributeKey('HeraldEventType', 'KEYWORD');
+export const HeraldDeliveryStatus = defineSearchAttributeKey('HeraldDeliveryStatus', 'KEYWORD');
+
+export const heraldSearchAttributes = [HeraldTenantId, HeraldEndpointId, HeraldEventType, HeraldDeliveryStatus];
+
+// ---------------------------------------------------------------------------------------------------------------
+// Delivery
+
+export type DeliveryStatus = 'pending' | 'delivering' | 'retrying' | 'delivered' | 'failed';
+
+/** Statuses of a delivery whose workflow has not ended yet. */
+export const runningDeliveryStatuses = ['pending', 'delivering', 'retrying'] as const;
+
+export const deliveryWorkflowId = (deliveryId: string) => `delivery-${deliveryId}`;
+
+/**
+ * The delivery id and its attempt budget (1 + the endpoint's retries, fixed when the delivery was
+ * created). Secrets and payloads are loaded by the activity and never enter workflow history.
+ */
+export interface DeliveryWorkflowInput {
+  deliveryId: string;
+  maxAttempts: number;
+}
+
+export interface DeliveryProgress {
+  status: DeliveryStatus;
+  attempt: number;
+  max_attempts: number;
+  next_attempt_at: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  failure_reason: string | null;
+}
+
+/** The attempt activity's input; `attemptsBefore` counts attempts made before its first (by the local first attempt). */
+export interface AttemptInput {
+  deliveryId: string;
+  maxAttempts: number;
+  attemptsBefore?: number;
+}
+
+/** The attempt activity's result: the attempt that delivered. */
+export interface AttemptOutcome {
+  attempt: number;
+  status_code: number | null;
+}
+
+/**
+ * A failed attempt that will be retried: sent by the attempt activity as a signal, so progress is live between
+ * retries, and carried as the failure's details.
+ */
+export interface AttemptFailedReport {
+  attempt: number;
+  status_code: number | null;
+  error: string;
+  next_attempt_at: string;
+}
+
+export const attemptFailedSignal = defineSignal<[AttemptFailedReport]>('attemptFailed');
+export const progressQuery = defineQuery<DeliveryProgress>('progress');
+
+/** What a retryable failed attempt carries as its failure's details: its report and the delay before the next. */
+export type AttemptFailedDetails = [report: AttemptFailedReport, delayMs: number];
+
+/** The failure type of an attempt whose receiver did not accept the webhook. */
+export const deliveryAttemptFailedType = 'DeliveryAttemptFailed';
+
+/** Failure types the attempt activity throws that end the delivery at once. */
+export const nonRetryableDeliveryFailures = {
+  endpointDisabled: 'EndpointDisabled',
+  endpointGone: 'EndpointGone',
+  deliveryNotFound: 'DeliveryNotFound',
+} as const;
+
+/** Histories started before the first attempt became local replay without it. */
+export const firstAttemptLocalPatch = 'first-attempt-local';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Fan-out
+
+export interface FanoutWorkflowInput {
+  eventId: string;
+  /** The last delivery id already dispatched; the next batch starts after it. */
+  afterDeliveryId?: string;
+}
+
+export const fanoutWorkflowId = (eventId: string) => `fanout-${eventId}`;
+
+/** Deliveries started per activity call of the fan-out workflow. */
+export const fanoutBatchSize = 500;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Endpoint health (its rules are in src/core/health-rules.ts)
+
+export interface AttemptReport {
+  delivery_id: string;
+  attempt: number;
+  at: string;
+  status_code?: number | null;
+  error_class?: string | null;
+  error?: string | null;
+  /** The endpoint's current rules travel with every report, so a changed setting applies at once. */
+  disable_after_failures?: number;
+  disable_after_ms?: number | null;
+  /**
+   * When the endpoint was last enabled again (`endpoints.enabled_at`) as the attempt saw it: attempts run only while
+   * the endpoint is active, so a report newer than the health workflow's own deactivation tells it it missed a re-enable.
+   */
+  endpoint_enabled_at?: string | null;
+}
+
+export interface HealthSettings {
+  disable_after_failures: number;
+  disable_after_ms: number | null;
+}
+
+export type HealthStatus = 'healthy' | 'degraded' | 'failing' | 'disabled';
+export type HealthColour = 'green' | 'yellow' | 'red';
+
+export interface EndpointHealth {
+  status: HealthStatus;
+  colour: HealthColour;
+  consecutive_failures: number;
+  last_success_at: string | null;
+  last_failure_at: string | null;
+  last_error: string | null;
+  failing_since: string | null;
+  disabled_reason: string | null;
+  window: { attempts: number; successes: number };
+}
+
+export interface HealthState extends HealthSettings {
+  consecutive_failures: number;
+  last_success_at: string | null;
+  last_failure_at: string | null;
+  last_error: string | null;
+  failing_since: string | null;
+  disabled: boolean;
+  disabled_reason: string | null;
+  /** When the workflow learnt of the current deactivation (absent in states carried over from older runs). */
+  disabled_since?: string | null;
+  /** Recent outcomes, oldest first: 1 success, 0 failure. */
+  window: number[];
+  seen: string[];
+}
+
+export interface EndpointHealthInput {
+  endpointId: string;
+  tenantId: string;
+  state?: HealthState;
+  /** Reports handled before continuing as new; small in tests, large in production. */
+  maxReportsPerRun?: number;
+  /** A streak that ended in the previous run, which continued as new before clearing it. */
+  streakEndedAt?: string;
+}
+
+export const attemptSucceededSignal = defineSignal<[AttemptReport]>('attemptSucceeded');
+export const attemptFailedHealthSignal = defineSignal<[AttemptReport]>('attemptFailed');
+/** `at`: the row's enabled_at (absent when sent by older code). */
+export const endpointEnabledSignal = defineSignal<[{ at?: string }?]>('enabled');
+/** `at`: the row's disabled_at (absent when sent by older code). */
+export const endpointDisabledSignal = defineSignal<[{ reason: string; at?: string }]>('disabled');
+export const settingsChangedSignal = defineSignal<[HealthSettings]>('settingsChanged');
+export const healthQuery = defineQuery<EndpointHealth>('health');
+
+export const endpointHealthWorkflowId = (endpointId: string) => `endpoint-health-${endpointId}`;
+
+/** Running health workflows adopt the self-correcting rule (evaluateHealth's selfCorrect); older histories replay without it. */
+export const healthSelfCorrectPatch = 'health-self-correct';
+/** Full health runs continue as new before clearing a streak; older histories replay the old order. */
+export const healthContinueFirstPatch = 'health-continue-first';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Recovery
+
+export interface RecoverWorkflowInput {
+  recoveryId: string;
+  batchSize: number;
+  total: number;
+  /** Carried across continue-as-new. */
+  afterDeliveryId?: string;
+  replayed?: number;
+  /** Batches per run before continuing as new (tests make it small). */
+  batchesPerRun?: number;
+}
+
+export interface RecoveryProgress {
+  total: number;
+  replayed: number;
+  remaining: number;
+}
+
+export const recoverWorkflowId = (recoveryId: string) => `recover-${recoveryId}`;
+export const recoveryProgressQuery = defineQuery<RecoveryProgress>('progress');
