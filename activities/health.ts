@@ -1,6 +1,7 @@
 import type { ActivityDeps } from './index.js';
 import { changeEndpointActivation } from '../src/core/endpoint-activation.js';
 import { NotFound } from '../src/core/errors.js';
+import { healthSummary } from '../src/core/workflow-summaries.js';
 import {
   attemptFailedHealthSignal,
   attemptSucceededSignal,
@@ -14,7 +15,7 @@ import {
  * Tells the endpoint's health workflow about an attempt, starting the workflow if it does not exist
  * yet. A lost report (Temporal briefly down) costs one count, never the delivery, so errors are logged.
  */
-export async function reportAttemptToHealth(deps: ActivityDeps, endpoint: { id: string; tenant_id: string }, succeeded: boolean, report: AttemptReport): Promise<void> {
+export async function reportAttemptToHealth(deps: ActivityDeps, endpoint: { id: string; tenant_id: string; url: string; tenant_name: string }, succeeded: boolean, report: AttemptReport): Promise<void> {
   try {
     await deps.temporal.workflow.signalWithStart<EndpointHealthWorkflow, [AttemptReport]>(workflowTypes.endpointHealth, {
       workflowId: endpointHealthWorkflowId(endpoint.id),
@@ -22,6 +23,8 @@ export async function reportAttemptToHealth(deps: ActivityDeps, endpoint: { id: 
       args: [{ endpointId: endpoint.id, tenantId: endpoint.tenant_id, maxReportsPerRun: deps.healthReportsPerRun }],
       signal: succeeded ? attemptSucceededSignal : attemptFailedHealthSignal,
       signalArgs: [report],
+      // Used only when this report starts the workflow.
+      staticSummary: healthSummary(endpoint),
     });
   } catch (error) {
     deps.logger.warn({ err: error, endpoint_id: endpoint.id }, 'could not report an attempt to the endpoint health workflow');

@@ -12,6 +12,7 @@ import { createDeliveryActivities } from './delivery.js';
 import { createFanoutActivities } from './fanout.js';
 import { createHealthActivities } from './health.js';
 import { createRecoverActivities } from './recover.js';
+import { createReplayActivities } from './replay.js';
 
 export interface ActivityDeps {
   sql: Sql;
@@ -56,6 +57,7 @@ export function createActivities(
     ...createFanoutActivities(full),
     ...createHealthActivities(full),
     ...createRecoverActivities(full),
+    ...createReplayActivities(full),
   };
 }
 

@@ -1,31 +1,26 @@
 /**
- * Replay a delivery without the Herald API: PostgreSQL and the Temporal TypeScript SDK only.
+ * Replay a delivery without the Herald API: the Temporal TypeScript SDK only (no PostgreSQL connection here).
  *
  *   node --import tsx scripts/replay.ts <delivery_id> [--force] [--wait]
  *
- * Connection settings come from the environment (DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
- * TEMPORAL_TASK_QUEUE, TEMPORAL_API_KEY / TEMPORAL_TLS_* as for the worker), defaulting to what
- * `herald dev` wrote to .herald/dev.json.
+ * Connection settings come from the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE,
+ * TEMPORAL_API_KEY / TEMPORAL_TLS_* as for the worker), defaulting to what `herald dev` wrote to .herald/dev.json.
  *
- * Why not just start a workflow? A delivery is a row first and a workflow second. The delivery workflow's
- * only input is a delivery id (no payload or secret ever enters Temporal history): it loads the event, the
- * endpoint and the delivery from PostgreSQL. Re-running the original is not possible either: its workflow id
- * `delivery-<id>` is never reused, and the row is already `failed`. So a replay, from the API, the CLI or
- * here, is: (1) a new `deliveries` row (fresh id, `replay_of` = the original, status pending), then
- * (2) `client.workflow.start(deliveryWorkflow, { workflowId: 'delivery-<new id>', args: [{ deliveryId }] })`
- * with the Herald search attributes. Both steps are `replayDelivery()` in src/core/replay.ts, used below;
- * step (2) alone is `startDeliveryWorkflows()` in src/core/dispatch.ts. With --wait the script then follows
- * the new workflow with the SDK: the `progress` query while it runs, and its result.
+ * Why not just start the delivery workflow again? A delivery is a row first and a workflow second: the delivery
+ * workflow's only input is a delivery id (no payload or secret ever enters Temporal history), and `delivery-<id>` is
+ * never reused. So a replay is (1) a new `deliveries` row (fresh id, `replay_of` = the original, status pending),
+ * then (2) its own delivery workflow. Both steps are `replayDelivery()` in src/core/replay.ts, which the API calls
+ * and which the worker runs for the `replayDelivery` workflow started below (the same workflow as
+ * `temporal workflow start --type replayDelivery`). With --wait the script then follows the new delivery workflow:
+ * the `progress` query while it runs, and its result.
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { configSchema, parseEnv, type Config } from '../src/config.js';
-import { connectDatabase } from '../src/db/client.js';
-import { deliveryTenantId } from '../src/core/deliveries.js';
-import { replayDelivery } from '../src/core/replay.js';
 import { readDevInfo } from '../src/stack/dev-files.js';
 import { connectTemporalClient } from '../src/temporal/connection.js';
-import { deliveryWorkflowId, progressQuery, type DeliveryProgress } from '../workflows/contracts.js';
+import { progressQuery, workflowTypes, type DeliveryProgress, type ReplayDeliveryWorkflow } from '../workflows/contracts.js';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -40,7 +35,6 @@ if (!deliveryId) {
 const dev = await readDevInfo(path.resolve(process.env.HERALD_HOME ?? '.herald'));
 const settings = parseEnv(
   configSchema.pick({
-    DATABASE_URL: true,
     TEMPORAL_ADDRESS: true,
     TEMPORAL_NAMESPACE: true,
     TEMPORAL_TASK_QUEUE: true,
@@ -50,21 +44,28 @@ const settings = parseEnv(
     TEMPORAL_TLS_KEY_PATH: true,
     TEMPORAL_TLS_CA_PATH: true,
   }),
-  { DATABASE_URL: dev?.database_url, TEMPORAL_ADDRESS: dev?.temporal_address, TEMPORAL_NAMESPACE: dev?.temporal_namespace, ...process.env },
+  { TEMPORAL_ADDRESS: dev?.temporal_address, TEMPORAL_NAMESPACE: dev?.temporal_namespace, ...process.env },
 );
-const sql = connectDatabase(settings.DATABASE_URL, { max: 2 });
 // connectTemporalClient reads only the TEMPORAL_* settings.
 const temporal = await connectTemporalClient(settings as Config);
 
 try {
-  const tenantId = await deliveryTenantId(sql, deliveryId);
-  if (!tenantId) throw new Error(`no delivery ${deliveryId}`);
-  const replay = await replayDelivery({ sql, temporal, taskQueue: settings.TEMPORAL_TASK_QUEUE }, { tenantId, deliveryId, force: values.force });
-  console.log(`replay ${replay.delivery_id} of ${replay.replay_of} started (workflow ${deliveryWorkflowId(replay.delivery_id)})`);
+  // The worker creates the replay's row and starts its delivery workflow; a bad id fails the workflow at once.
+  const replay = await temporal.workflow.execute<ReplayDeliveryWorkflow>(workflowTypes.replayDelivery, {
+    workflowId: `replay-${deliveryId}-${Date.now()}`,
+    taskQueue: settings.TEMPORAL_TASK_QUEUE,
+    args: [{ delivery_id: deliveryId, force: values.force }],
+  });
+  console.log(`replay ${replay.replay_delivery_id} of ${deliveryId} started (workflow ${replay.workflow_id})`);
 
   if (values.wait) {
-    const handle = temporal.workflow.getHandle(deliveryWorkflowId(replay.delivery_id));
-    const result = handle.result() as Promise<DeliveryProgress>;
+    const handle = temporal.workflow.getHandle(replay.workflow_id);
+    // A delivered one completes with its progress; a failed one fails (red in the Web UI) with its progress as details.
+    const result = (handle.result() as Promise<DeliveryProgress>).catch((error: unknown) => {
+      const details = error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure ? error.cause.details?.[0] : undefined;
+      if (details) return details as DeliveryProgress;
+      throw error;
+    });
     let finished: DeliveryProgress | undefined;
     void result.then((progress) => (finished = progress), () => {});
     while (!finished) {
@@ -76,9 +77,10 @@ try {
     if (finished.status !== 'delivered') process.exitCode = 1;
   }
 } catch (error) {
-  console.error(`replay: ${error instanceof Error ? error.message : String(error)}`);
+  // A failed replayDelivery workflow carries the reason (unknown delivery, disabled endpoint…) as its cause.
+  const reason = error instanceof WorkflowFailedError && error.cause ? error.cause : error;
+  console.error(`replay: ${reason instanceof Error ? reason.message : String(reason)}`);
   process.exitCode = 2;
 } finally {
   await temporal.connection.close();
-  await sql.end({ timeout: 5 });
 }

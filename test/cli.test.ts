@@ -154,7 +154,7 @@ describe('the herald CLI against a running Herald', () => {
     expect(started).toMatchObject({ recovery_id: expect.stringMatching(/^rcv_/), count: failedBefore });
   });
 
-  it('replays with scripts/replay.ts, PostgreSQL and the Temporal SDK only (no API)', async () => {
+  it('replays with scripts/replay.ts and the Temporal SDK only (no API, no PostgreSQL: it starts the replayDelivery workflow)', async () => {
     target.respondWith(answer(500));
     const published = await publish(call, tenant, 'v1.case.completed', { case_status: 'script' });
     const original = published.deliveries[0].delivery_id;
@@ -163,7 +163,6 @@ describe('the herald CLI against a running Herald', () => {
     const script = await runNodeEntry('scripts/replay.ts', [original, '--wait'], {
       PATH: process.env.PATH,
       HERALD_HOME: folder,
-      DATABASE_URL: stack.config.DATABASE_URL,
       TEMPORAL_ADDRESS: stack.config.TEMPORAL_ADDRESS,
       TEMPORAL_TASK_QUEUE: stack.config.TEMPORAL_TASK_QUEUE,
     });

@@ -16,7 +16,8 @@ import {
   type EndpointHealthWorkflow,
   type FanoutWorkflow,
   type PingWorkflow,
-  type RecoverWorkflow,
+  type RecoverWorkflowAnyInput,
+  type ReplayDeliveryWorkflow,
 } from '../workflows/contracts.js';
 import { createEndpoint, eventually, expectStatus, publish, startDeliveryStack, waitForDeliveryStatus, type TenantFixture } from './helpers/deliveries.js';
 import { answer, receiverPool } from './helpers/receiver.js';
@@ -39,7 +40,7 @@ describe('workflow contracts', () => {
     const exported = Object.entries(await import('../workflows/index.js'));
     // Temporal registers every function the entry module exports as a workflow type: nothing else may be there.
     expect(exported.map(([name, value]) => [name, typeof value]).sort()).toEqual(
-      ['deliveryWorkflow', 'endpointHealthWorkflow', 'fanoutWorkflow', 'pingWorkflow', 'recoverWorkflow'].map((name) => [name, 'function']),
+      ['deliveryWorkflow', 'endpointHealthWorkflow', 'fanoutWorkflow', 'pingWorkflow', 'recoverWorkflow', 'replayDelivery'].map((name) => [name, 'function']),
     );
     expect(Object.values(workflowTypes).sort()).toEqual(exported.map(([name]) => name).sort());
     // The signatures callers start them with (checked by tsc).
@@ -48,7 +49,8 @@ describe('workflow contracts', () => {
       endpointHealthWorkflow: EndpointHealthWorkflow;
       fanoutWorkflow: FanoutWorkflow;
       pingWorkflow: PingWorkflow;
-      recoverWorkflow: RecoverWorkflow;
+      recoverWorkflow: RecoverWorkflowAnyInput;
+      replayDelivery: ReplayDeliveryWorkflow;
     }>();
   });
 });
@@ -62,13 +64,25 @@ describe('saved workflow histories', () => {
       files.map(async (name) => ({ workflowId: name.replace(/\.json$/, ''), history: JSON.parse(await readFile(path.join(fixtures, name), 'utf8')) as SavedHistory })),
     );
     const types = new Set(histories.map(({ history }) => history.events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name));
-    expect([...types].sort()).toEqual(['deliveryWorkflow', 'endpointHealthWorkflow', 'fanoutWorkflow', 'pingWorkflow', 'recoverWorkflow']);
+    expect([...types].sort()).toEqual(['deliveryWorkflow', 'endpointHealthWorkflow', 'fanoutWorkflow', 'pingWorkflow', 'recoverWorkflow', 'replayDelivery']);
     const failures: string[] = [];
     for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: inject('workflowBundlePath') } }, histories)) {
       if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
     }
     expect(failures).toEqual([]);
   }, 120_000);
+
+  it('keep failed deliveries of both kinds: closed Completed (before failed-closes-failed) and closed Failed (after it)', async () => {
+    const failedDeliveries = (await readdir(fixtures)).filter((name) => name.endsWith('-delivery-failed-after-retries.json'));
+    const closings = await Promise.all(
+      failedDeliveries.map(async (name) => {
+        const { events } = JSON.parse(await readFile(path.join(fixtures, name), 'utf8')) as { events: { eventType: string }[] };
+        return events.at(-1)!.eventType;
+      }),
+    );
+    // Both paths of the patch replay above: the old one (no marker, Completed) and the new one (Failed).
+    expect(new Set(closings)).toEqual(new Set(['EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED', 'EVENT_TYPE_WORKFLOW_EXECUTION_FAILED']));
+  });
 });
 
 const captureLabel = process.env.HERALD_CAPTURE_HISTORIES;
@@ -161,5 +175,25 @@ describe.runIf(captureLabel)('recording workflow histories (HERALD_CAPTURE_HISTO
     const ping = await stack.temporal.workflow.start<PingWorkflow>(workflowTypes.ping, { workflowId: `ping-${Date.now()}`, taskQueue: stack.config.TEMPORAL_TASK_QUEUE });
     await ping.result();
     await save('ping', ping.workflowId);
+  });
+
+  it('records replayDelivery and an operator-input recoverWorkflow, started with the temporal CLI', async () => {
+    const target = await receivers.start(answer(500));
+    const endpoint = await createEndpoint(call, tenant, { url: target.url, event_types: ['v1.case.completed'], retry_schedule: [] });
+    const event = await publish(call, tenant, 'v1.case.completed', { n: 5 });
+    const original = event.deliveries.find((d: { endpoint_id: string }) => d.endpoint_id === endpoint.id).delivery_id;
+    await waitForDeliveryStatus(call, tenant, original, ['failed']);
+    target.respondWith(answer(200));
+    const start = (type: string, workflowId: string, input: unknown) =>
+      promisify(execFile)(inject('temporalCli'), [
+        ...['workflow', 'start', '--type', type, '--task-queue', stack.config.TEMPORAL_TASK_QUEUE, '--workflow-id', workflowId],
+        ...['--input', JSON.stringify(input), '--address', stack.config.TEMPORAL_ADDRESS],
+      ]);
+    await start('replayDelivery', `replay-${original}`, { delivery_id: original });
+    await save('replay-delivery', `replay-${original}`);
+    await start('replayDelivery', `replay-invalid-${original}`, {});
+    await save('replay-delivery-invalid-input', `replay-invalid-${original}`);
+    await start('recoverWorkflow', `recover-cli-${endpoint.id}`, { tenant_id: tenant.id, endpoint_id: endpoint.id, since: '1h' });
+    await save('recover-operator-input', `recover-cli-${endpoint.id}`);
   });
 });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import proto from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { WorkflowFailedError } from '@temporalio/client';
 import type { HeraldActivities } from '../activities/index.js';
 import {
   attemptFailedHealthSignal,
@@ -106,7 +107,7 @@ describe.skipIf(timeSkippingUnavailable)('workflows in a time-skipping environme
     const worker = await createTimeSkippingWorker(env, { taskQueue, activities: receiver.activities });
     const realStart = Date.now();
 
-    const { progress, waiting } = await worker.runUntil(async () => {
+    const { closed, waiting } = await worker.runUntil(async () => {
       const handle = await env.client.workflow.start<DeliveryWorkflow>(workflowTypes.delivery, {
         workflowId: deliveryWorkflowId(deliveryId),
         taskQueue,
@@ -118,8 +119,12 @@ describe.skipIf(timeSkippingUnavailable)('workflows in a time-skipping environme
         const current = await handle.query(progressQuery);
         return current.attempt === 2 ? current : undefined;
       });
-      // Awaiting the result lets the server skip the 10 h.
-      return { waiting, progress: await handle.result() };
+      // Awaiting the result lets the server skip the 10 h. A failed delivery closes its workflow as Failed.
+      const closed = await handle.result().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      return { waiting, closed };
     });
 
     expect(receiver.attempts.map(({ attempt, local }) => ({ attempt, local }))).toEqual([
@@ -135,7 +140,12 @@ describe.skipIf(timeSkippingUnavailable)('workflows in a time-skipping environme
     expect(third - second).toBeLessThan(10 * hour + 30_000);
 
     expect(waiting).toMatchObject({ status: 'retrying', attempt: 2, last_status_code: 500, next_attempt_at: new Date(second + 10 * hour).toISOString() });
-    expect(progress).toEqual<DeliveryProgress>({
+    expect(closed).toBeInstanceOf(WorkflowFailedError);
+    const failure = (closed as WorkflowFailedError).cause;
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure).toMatchObject({ type: 'RetriesExhausted', nonRetryable: true, message: `delivery ${deliveryId} failed after 3 attempts: HTTP 500` });
+    // The failure's details are the delivery's final progress.
+    expect((failure as ApplicationFailure).details?.[0]).toEqual<DeliveryProgress>({
       status: 'failed',
       attempt: 3,
       max_attempts: 3,
@@ -147,6 +157,34 @@ describe.skipIf(timeSkippingUnavailable)('workflows in a time-skipping environme
     expect(receiver.finished).toEqual([{ deliveryId, reason: 'retries_exhausted' }]);
     // Ten hours of schedule in (much) less than a minute of real time.
     expect(Date.now() - realStart).toBeLessThan(30_000);
+  });
+
+  it('a delivery cancelled while it waits for a retry finishes failed (cancelled) and closes Failed (Cancelled); its current details said what it waited for', async () => {
+    const schedule = ['10h'];
+    const receiver = scriptedDelivery(schedule, ['fails', 'fails']);
+    const taskQueue = uniqueId('time-skipping-delivery');
+    const deliveryId = uniqueId('dlv');
+    const worker = await createTimeSkippingWorker(env, { taskQueue, activities: receiver.activities });
+
+    const { details, closed } = await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start<DeliveryWorkflow>(workflowTypes.delivery, {
+        workflowId: deliveryWorkflowId(deliveryId),
+        taskQueue,
+        args: [{ deliveryId, maxAttempts: 1 + schedule.length }],
+      });
+      const details = await eventually('the retry wait in the current details', async () => {
+        const { currentDetails } = await handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+        return currentDetails || undefined;
+      });
+      await handle.cancel();
+      return { details, closed: await handle.result().then(() => undefined, (error: unknown) => error) };
+    });
+
+    expect(details).toMatch(/^attempt 1 of 2 failed \(HTTP 500\); next at (\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\dZ$/);
+    expect(receiver.attempts).toHaveLength(1);
+    expect(receiver.finished).toEqual([{ deliveryId, reason: 'cancelled' }]);
+    expect(closed).toBeInstanceOf(WorkflowFailedError);
+    expect((closed as WorkflowFailedError).cause).toMatchObject({ type: 'Cancelled', nonRetryable: true });
   });
 
   it('a delivery whose second attempt succeeds is delivered 1 s after its failed first attempt and never marked failed', async () => {

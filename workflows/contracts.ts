@@ -18,6 +18,9 @@ export type FanoutWorkflow = (input: FanoutWorkflowInput) => Promise<{ dispatche
 export type EndpointHealthWorkflow = (input: EndpointHealthInput) => Promise<void>;
 export type RecoverWorkflow = (input: RecoverWorkflowInput) => Promise<RecoveryProgress>;
 export type PingWorkflow = () => Promise<string>;
+export type ReplayDeliveryWorkflow = (input: ReplayDeliveryInput) => Promise<ReplayDeliveryResult>;
+/** recoverWorkflow as registered: the API starts it with RecoverWorkflowInput, an operator with RecoverOperatorInput. */
+export type RecoverWorkflowAnyInput = (input: RecoverWorkflowInput | RecoverOperatorInput) => Promise<RecoveryProgress>;
 
 export const workflowTypes = {
   delivery: 'deliveryWorkflow',
@@ -25,6 +28,7 @@ export const workflowTypes = {
   endpointHealth: 'endpointHealthWorkflow',
   recover: 'recoverWorkflow',
   ping: 'pingWorkflow',
+  replayDelivery: 'replayDelivery',
 } as const;
 
 /**
@@ -115,6 +119,22 @@ export const nonRetryableDeliveryFailures = {
 
 /** Histories started before the first attempt became local replay without it. */
 export const firstAttemptLocalPatch = 'first-attempt-local';
+/**
+ * A delivery that ends failed closes its workflow as Failed (an ApplicationFailure of a deliveryFailureTypes type);
+ * histories recorded before that replay to Completed, returning the failed progress.
+ */
+export const failedClosesFailedPatch = 'failed-closes-failed';
+
+/** Why a delivery ended failed: its `failure_reason` and the type of the failure its workflow closes with. */
+export const deliveryFailureTypes = {
+  retries_exhausted: 'RetriesExhausted',
+  endpoint_disabled: 'EndpointDisabled',
+  endpoint_gone: 'EndpointGone',
+  delivery_not_found: 'DeliveryNotFound',
+  cancelled: 'Cancelled',
+} as const;
+
+export type DeliveryFailureReason = keyof typeof deliveryFailureTypes;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fan-out
@@ -233,3 +253,47 @@ export interface RecoveryProgress {
 
 export const recoverWorkflowId = (recoveryId: string) => `recover-${recoveryId}`;
 export const recoveryProgressQuery = defineQuery<RecoveryProgress>('progress');
+
+/**
+ * recoverWorkflow's input when an operator starts it (`temporal workflow start --type recoverWorkflow --input …`): the
+ * API's recover body plus the tenant. Its first step creates the recovery row (createRecovery, as the API does) and
+ * records the operator's workflow id on it; the run then goes on as with RecoverWorkflowInput.
+ */
+export interface RecoverOperatorInput {
+  tenant_id: string;
+  endpoint_id: string;
+  /** An ISO 8601 date, or a duration meaning "that long ago" (`2h`). */
+  since: string;
+  /** Like since; default now. */
+  until?: string;
+  status?: 'failed' | 'delivered';
+  batch_size?: number;
+  force?: boolean;
+}
+
+/** What the operator recovery's first activity created: the row, and the input the run goes on with. */
+export interface OperatorRecoveryCreated {
+  recoveryId: string;
+  batchSize: number;
+  total: number;
+  tenantId: string;
+  endpointId: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Replay of one delivery from the `temporal` CLI (`POST …/deliveries/:id/replay` without the API)
+
+/** `temporal workflow start --type replayDelivery --input '{"delivery_id": "whd_…"}'`; force as in the API. */
+export interface ReplayDeliveryInput {
+  delivery_id: string;
+  force?: boolean;
+}
+
+export interface ReplayDeliveryResult {
+  replay_delivery_id: string;
+  /** The replay's delivery workflow, `delivery-<replay_delivery_id>`. */
+  workflow_id: string;
+}
+
+/** The failure type of a replayDelivery or operator recoverWorkflow started with input it cannot use. */
+export const invalidInputFailureType = 'InvalidInput';

@@ -1,10 +1,24 @@
-import { ActivityFailure, ApplicationFailure, patched, proxyActivities, proxyLocalActivities, setHandler, sleep, upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
 import type { HeraldActivities } from '../activities/index.js';
 import { bookkeepingRetryPolicy } from './retry-policies.js';
 import {
   HeraldDeliveryStatus,
   attemptFailedSignal,
   deliveryAttemptFailedType,
+  deliveryFailureTypes,
+  failedClosesFailedPatch,
   firstAttemptLocalPatch,
   nonRetryableDeliveryFailures,
   progressQuery,
@@ -12,6 +26,7 @@ import {
   type AttemptFailedReport,
   type AttemptInput,
   type AttemptOutcome,
+  type DeliveryFailureReason,
   type DeliveryProgress,
   type DeliveryStatus,
   type DeliveryWorkflowInput,
@@ -49,6 +64,11 @@ const firstAttemptActivity = proxyLocalActivities<HeraldActivities>({
  * Temporal retry policy that encodes the endpoint's schedule (each failure names its own nextRetryDelay), so
  * the history holds one marker and at most one activity however many retries it takes, plus one `attemptFailed`
  * signal per retry (the activity's report, which keeps the progress query live between retries).
+ *
+ * A delivery that ends failed closes its workflow as Failed, with a non-retryable ApplicationFailure of a
+ * deliveryFailureTypes type naming the last error (after finishing the row, the notice and the search attribute);
+ * a delivered one completes with its progress. The workflow's current details (the Web UI's "Current details") say
+ * where it stands while it waits for a retry; they live in the workflow's memory, not in its history.
  */
 export async function deliveryWorkflow(input: DeliveryWorkflowInput): Promise<DeliveryProgress> {
   const progress: DeliveryProgress = {
@@ -71,6 +91,7 @@ export async function deliveryWorkflow(input: DeliveryWorkflowInput): Promise<De
       last_error: report.error,
     });
     setStatus('retrying');
+    setCurrentDetails(`attempt ${report.attempt} of ${input.maxAttempts} failed (${report.error}); next at ${clockTime(report.next_attempt_at)}`);
   };
   setHandler(progressQuery, () => progress);
   setHandler(attemptFailedSignal, recordFailedAttempt);
@@ -99,18 +120,25 @@ export async function deliveryWorkflow(input: DeliveryWorkflowInput): Promise<De
     outcome ??= await attemptActivity(Math.max(1, input.maxAttempts - attempt.attemptsBefore!))(attempt);
     Object.assign(progress, { status: 'delivered', attempt: outcome.attempt, next_attempt_at: null, last_status_code: outcome.status_code, last_error: null });
     setStatus('delivered');
+    setCurrentDetails(`delivered at attempt ${outcome.attempt} of ${input.maxAttempts}`);
   } catch (error) {
+    // Before finishing: a cancelled delivery finishes outside its cancelled scope, which histories from before the
+    // patch never did (they replay the old way: no marker, Completed, and a cancellation taken for exhausted retries).
+    const closesFailed = patched(failedClosesFailedPatch);
     const failure = error instanceof ActivityFailure ? error.cause : error;
     const type = failure instanceof ApplicationFailure ? failure.type : undefined;
-    const reason =
-      type === nonRetryableDeliveryFailures.endpointDisabled
-        ? 'endpoint_disabled'
-        : type === nonRetryableDeliveryFailures.endpointGone
-          ? 'endpoint_gone'
-          : type === nonRetryableDeliveryFailures.deliveryNotFound
-            ? 'delivery_not_found'
-            : 'retries_exhausted';
-    const finished = await finishFailedDelivery({ deliveryId: input.deliveryId, reason });
+    const reason: DeliveryFailureReason =
+      closesFailed && isCancellation(error)
+        ? 'cancelled'
+        : type === nonRetryableDeliveryFailures.endpointDisabled
+          ? 'endpoint_disabled'
+          : type === nonRetryableDeliveryFailures.endpointGone
+            ? 'endpoint_gone'
+            : type === nonRetryableDeliveryFailures.deliveryNotFound
+              ? 'delivery_not_found'
+              : 'retries_exhausted';
+    const finish = () => finishFailedDelivery({ deliveryId: input.deliveryId, reason });
+    const finished = reason === 'cancelled' ? await CancellationScope.nonCancellable(finish) : await finish();
     Object.assign(progress, {
       status: 'failed',
       attempt: finished.attempts,
@@ -120,8 +148,23 @@ export async function deliveryWorkflow(input: DeliveryWorkflowInput): Promise<De
       failure_reason: reason,
     });
     setStatus('failed');
+    if (closesFailed) {
+      const failureMessage = failure instanceof Error ? failure.message : String(failure);
+      // Exhausted retries are best named by the last attempt's error; the other reasons by their own failure.
+      const lastError = reason === 'retries_exhausted' ? (finished.last_error ?? failureMessage) : failureMessage;
+      const message = `delivery ${input.deliveryId} failed after ${finished.attempts} attempt${finished.attempts === 1 ? '' : 's'}: ${lastError}`;
+      setCurrentDetails(message);
+      // Non-retryable: the delivery has ended (the row says so); a workflow retry would only fail again.
+      throw ApplicationFailure.create({ type: deliveryFailureTypes[reason], message, nonRetryable: true, details: [progress] });
+    }
   }
   return progress;
+}
+
+/** `12:04:05Z` today (workflow time), `2026-12-04 12:04:05Z` on another day. */
+function clockTime(iso: string): string {
+  const time = `${iso.slice(11, 19)}Z`;
+  return iso.slice(0, 10) === new Date().toISOString().slice(0, 10) ? time : `${iso.slice(0, 10)} ${time}`;
 }
 
 function setStatus(status: DeliveryStatus) {

@@ -5,3 +5,4 @@ export { endpointHealthWorkflow } from './health.js';
 export { fanoutWorkflow } from './fanout.js';
 export { pingWorkflow } from './ping.js';
 export { recoverWorkflow } from './recover.js';
+export { replayDelivery } from './replay-delivery.js';

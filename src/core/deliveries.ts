@@ -161,13 +161,18 @@ export async function insertReplays(sql: Sql, tenantId: string, rows: ReplayRow[
     on conflict do nothing`;
   return [
     ...(await sql<DeliveryToStart[]>`
-      select id, tenant_id, endpoint_id, event_type, max_attempts from deliveries
-      where id = any(${sql.array(rows.map((row) => row.id))}::text[]) and dispatched_at is null order by id`),
+      ${selectDeliveriesToStart(sql)}
+      where d.id = any(${sql.array(rows.map((row) => row.id))}::text[]) and d.dispatched_at is null order by d.id`),
   ];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Dispatch: a delivery row without `dispatched_at` is one whose workflow may not exist yet (src/core/dispatch.ts).
+
+/** Deliveries (`d`) with what starting their workflows needs, the summary's endpoint URL and tenant name included. */
+const selectDeliveriesToStart = (sql: Sql) => sql`
+  select d.id, d.tenant_id, d.endpoint_id, d.event_type, d.max_attempts, en.url as endpoint_url, t.name as tenant_name
+  from deliveries d join endpoints en on en.id = d.endpoint_id join tenants t on t.id = d.tenant_id`;
 
 export async function markDispatched(sql: Sql, deliveryIds: string[]): Promise<void> {
   await sql`update deliveries set dispatched_at = now() where id = any(${deliveryIds}) and dispatched_at is null`;
@@ -176,17 +181,17 @@ export async function markDispatched(sql: Sql, deliveryIds: string[]): Promise<v
 /** One batch of an event's undispatched deliveries, in id order after `afterDeliveryId`. */
 export async function undispatchedEventDeliveries(sql: Sql, eventId: string, afterDeliveryId: string | undefined, limit: number): Promise<DeliveryToStart[]> {
   return sql<DeliveryToStart[]>`
-    select id, tenant_id, endpoint_id, event_type, max_attempts from deliveries
-    where event_id = ${eventId} and id > ${afterDeliveryId ?? ''} and dispatched_at is null
-    order by id limit ${limit}`;
+    ${selectDeliveriesToStart(sql)}
+    where d.event_id = ${eventId} and d.id > ${afterDeliveryId ?? ''} and d.dispatched_at is null
+    order by d.id limit ${limit}`;
 }
 
 /** Undispatched deliveries older than `graceMs`, oldest first: what the sweeper starts. */
 export async function staleUndispatchedDeliveries(sql: Sql, graceMs: number, limit: number): Promise<DeliveryToStart[]> {
   return sql<DeliveryToStart[]>`
-    select id, tenant_id, endpoint_id, event_type, max_attempts from deliveries
-    where dispatched_at is null and created_at < now() - make_interval(secs => ${graceMs / 1000})
-    order by created_at limit ${limit}`;
+    ${selectDeliveriesToStart(sql)}
+    where d.dispatched_at is null and d.created_at < now() - make_interval(secs => ${graceMs / 1000})
+    order by d.created_at limit ${limit}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

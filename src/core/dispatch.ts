@@ -12,6 +12,7 @@ import {
   type FanoutWorkflow,
 } from '../../workflows/contracts.js';
 import { markDispatched, staleUndispatchedDeliveries, undispatchedEventDeliveries } from './deliveries.js';
+import { deliverySummary } from './workflow-summaries.js';
 
 /**
  * The transactional outbox's other half: deliveries are rows first, and a delivery row without
@@ -36,6 +37,9 @@ export interface DeliveryToStart {
   endpoint_id: string;
   event_type: string;
   max_attempts: number;
+  /** For the workflow's summary only (src/core/workflow-summaries.ts). */
+  endpoint_url: string;
+  tenant_name: string;
 }
 
 /** Above this many deliveries an event is handed to a fan-out workflow instead of started by the API. */
@@ -52,6 +56,8 @@ export async function startDeliveryWorkflows(deps: DispatchDeps, deliveries: Del
         args: [{ deliveryId: delivery.id, maxAttempts: delivery.max_attempts }],
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         requestEagerStart: deps.eagerStart,
+        // What the Web UI lists the workflow as: `v1.case.completed → https://receiver.example.com/hooks (Acme)`.
+        staticSummary: deliverySummary(delivery),
         typedSearchAttributes: [
           { key: HeraldTenantId, value: delivery.tenant_id },
           { key: HeraldEndpointId, value: delivery.endpoint_id },

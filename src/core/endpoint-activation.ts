@@ -42,7 +42,7 @@ export async function changeEndpointActivation(
 ): Promise<ActivationRow> {
   const row = await writeEndpointActivation(deps.sql, endpoint.tenantId, endpoint.endpointId, change.active, change.active ? undefined : change.reason);
   if (!row) throw new NotFound('Endpoint');
-  const target = { id: endpoint.endpointId, tenant_id: endpoint.tenantId };
+  const target = { id: endpoint.endpointId, tenant_id: endpoint.tenantId, url: row.url, tenant_name: row.tenant_name };
   const notice = { tenantId: endpoint.tenantId, excludeEndpointIds: [endpoint.endpointId] };
 
   if (change.active) {

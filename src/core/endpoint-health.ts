@@ -15,6 +15,7 @@ import {
   type SignalArgs,
 } from '../../workflows/contracts.js';
 import { classifyHealth } from './health-rules.js';
+import { healthSummary } from './workflow-summaries.js';
 
 /**
  * Endpoint health as the API shows it: the consecutive-failure count lives in the endpoint's
@@ -121,23 +122,33 @@ export async function healthSummaries(
   );
 }
 
-const healthWorkflowStart = (deps: HealthDeps, endpoint: { id: string; tenant_id: string }) => ({
+/** An endpoint as its health workflow is started: the URL and tenant name are for its summary only. */
+export interface HealthWorkflowTarget {
+  id: string;
+  tenant_id: string;
+  url: string;
+  tenant_name: string;
+}
+
+const healthWorkflowStart = (deps: HealthDeps, endpoint: HealthWorkflowTarget) => ({
   workflowId: endpointHealthWorkflowId(endpoint.id),
   taskQueue: deps.taskQueue,
   args: [{ endpointId: endpoint.id, tenantId: endpoint.tenant_id }] as [{ endpointId: string; tenantId: string }],
+  // Set when this call starts the workflow (a running one keeps its own); continue-as-new carries no summary.
+  staticSummary: healthSummary(endpoint),
 });
 
 /**
  * Tells the endpoint's health workflow the endpoint is enabled (starting it if needed): its streak starts again.
  * Called by src/core/endpoint-activation.ts only.
  */
-export async function tellHealthEnabled(deps: HealthDeps, endpoint: { id: string; tenant_id: string }, enabledAt: Date | null): Promise<void> {
+export async function tellHealthEnabled(deps: HealthDeps, endpoint: HealthWorkflowTarget, enabledAt: Date | null): Promise<void> {
   await deps.temporal.workflow.signalWithStart<EndpointHealthWorkflow, SignalArgs<typeof endpointEnabledSignal>>(workflowTypes.endpointHealth, { ...healthWorkflowStart(deps, endpoint), signal: endpointEnabledSignal, signalArgs: [{ at: enabledAt?.toISOString() }] });
   await deps.sql`update endpoints set health_attention = false where id = ${endpoint.id}`;
 }
 
 /** Tells the endpoint's health workflow someone else disabled the endpoint. Called by src/core/endpoint-activation.ts only. */
-export async function tellHealthDisabled(deps: HealthDeps, endpoint: { id: string; tenant_id: string }, reason: string, disabledAt: Date | null): Promise<void> {
+export async function tellHealthDisabled(deps: HealthDeps, endpoint: HealthWorkflowTarget, reason: string, disabledAt: Date | null): Promise<void> {
   await deps.temporal.workflow.signalWithStart<EndpointHealthWorkflow, SignalArgs<typeof endpointDisabledSignal>>(workflowTypes.endpointHealth, { ...healthWorkflowStart(deps, endpoint), signal: endpointDisabledSignal, signalArgs: [{ reason, at: disabledAt?.toISOString() }] });
 }
 

@@ -49,6 +49,8 @@ export interface EndpointForDelivery
   extends Omit<EndpointSettings, 'description' | 'rate_limit'>,
     Pick<EndpointRecord, 'id' | 'tenant_id' | 'disabled_reason' | 'enabled_at'> {
   deleted: boolean;
+  /** The tenant's name, for the health workflow's summary. */
+  tenant_name: string;
   /** Secrets that may sign, newest first: the current one, then rotated ones still in their grace period. */
   secrets: string[];
 }
@@ -264,6 +266,9 @@ export interface ActivationRow {
   disabled_at: Date | null;
   /** When the endpoint was last enabled again after a deactivation (null if it never was). */
   enabled_at: Date | null;
+  /** For the health workflow's summary. */
+  url: string;
+  tenant_name: string;
 }
 
 /**
@@ -287,7 +292,8 @@ export async function writeEndpointActivation(
       updated_at = now()
     from endpoints old
     where e.id = old.id and e.tenant_id = ${tenantId} and e.id = ${endpointId} and e.deleted_at is null
-    returning old.active as was_active, e.active, e.disabled_reason, e.disabled_at, e.enabled_at`;
+    returning old.active as was_active, e.active, e.disabled_reason, e.disabled_at, e.enabled_at, e.url,
+              (select t.name from tenants t where t.id = e.tenant_id) as tenant_name`;
   if (!row) return undefined;
   const { was_active: wasActive, ...state } = row;
   return { changed: wasActive !== active, ...state };
@@ -298,7 +304,8 @@ export async function writeEndpointActivation(
  * can tell "gone" from "never existed" (undefined).
  */
 export async function loadEndpointForDelivery(sql: Sql, box: SecretBox, endpointId: string): Promise<EndpointForDelivery | undefined> {
-  const [row] = await sql<EndpointRow[]>`select ${columns(sql)} from endpoints e where e.id = ${endpointId}`;
+  const [row] = await sql<(EndpointRow & { tenant_name: string })[]>`
+    select ${columns(sql)}, (select t.name from tenants t where t.id = e.tenant_id) as tenant_name from endpoints e where e.id = ${endpointId}`;
   if (!row) return undefined;
   const secrets = await sql<{ ciphertext: Buffer }[]>`
     select ciphertext from endpoint_secrets
@@ -311,6 +318,7 @@ export async function loadEndpointForDelivery(sql: Sql, box: SecretBox, endpoint
     url: record.url,
     active: record.active,
     deleted: row.deleted_at !== null,
+    tenant_name: row.tenant_name,
     event_types: record.event_types,
     headers: record.headers,
     secrets: secrets.map((secret) => box.decrypt(secret.ciphertext)),
@@ -329,6 +337,9 @@ export interface SubscribedEndpoint {
   id: string;
   active: boolean;
   retry_schedule: RetrySchedule;
+  /** For the summaries of the delivery workflows (src/core/workflow-summaries.ts). */
+  url: string;
+  tenant_name: string;
 }
 
 /**
@@ -340,7 +351,7 @@ export async function subscribedEndpoints(
   input: { tenantId: string; eventType: string; activeOnly?: boolean; excludeEndpointIds?: string[] },
 ): Promise<SubscribedEndpoint[]> {
   return sql<SubscribedEndpoint[]>`
-    select id, active, retry_schedule from endpoints
+    select id, active, retry_schedule, url, (select name from tenants where id = endpoints.tenant_id) as tenant_name from endpoints
     where tenant_id = ${input.tenantId} and deleted_at is null
       and event_types && ${[input.eventType, allEventTypes]}::text[]
       ${input.activeOnly ? sql`and active` : sql``}

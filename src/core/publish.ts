@@ -131,6 +131,8 @@ async function storeEvent(
       endpoint_id: endpoint.id,
       active: endpoint.active,
       max_attempts: retryDelaysMs(endpoint.retry_schedule).length + 1,
+      endpoint_url: endpoint.url,
+      tenant_name: endpoint.tenant_name,
     }));
     await insertEventDeliveries(tx as unknown as Sql, { tenantId: input.tenantId, eventId, eventType: input.eventType }, rows);
     if (idempotency) {
@@ -143,7 +145,15 @@ async function storeEvent(
     }
     const pending = rows
       .filter((row) => row.active)
-      .map((row) => ({ id: row.id, tenant_id: input.tenantId, endpoint_id: row.endpoint_id, event_type: input.eventType, max_attempts: row.max_attempts }));
+      .map((row) => ({
+        id: row.id,
+        tenant_id: input.tenantId,
+        endpoint_id: row.endpoint_id,
+        event_type: input.eventType,
+        max_attempts: row.max_attempts,
+        endpoint_url: row.endpoint_url,
+        tenant_name: row.tenant_name,
+      }));
     return {
       result: {
         event_id: eventId,

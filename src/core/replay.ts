@@ -5,8 +5,8 @@ import { parseDuration, durationPattern } from './durations.js';
 import { deliveryIdFor, newId } from './ids.js';
 import { retryDelaysMs, type RetrySchedule } from './retry-schedule.js';
 import { startDeliveryWorkflows, type DispatchDeps } from './dispatch.js';
-import { runningDeliveryStatuses } from '../../workflows/contracts.js';
-import { countRecoverable, countRecoveryReplays, deliveryToReplay, insertReplays, latestEventDeliveries, recoverableDeliveries } from './deliveries.js';
+import { recoverWorkflowId, runningDeliveryStatuses } from '../../workflows/contracts.js';
+import { countRecoverable, countRecoveryReplays, deliveryTenantId, deliveryToReplay, insertReplays, latestEventDeliveries, recoverableDeliveries } from './deliveries.js';
 
 /**
  * Replays: a new attempt series for an (event, endpoint) pair that already had one, with a fresh delivery
@@ -81,6 +81,13 @@ export async function replayDelivery(deps: DispatchDeps, input: ReplayOneInput):
   return replay!;
 }
 
+/** replayDelivery by the delivery id alone, its tenant looked up (the replayDelivery workflow: no tenant in sight). */
+export async function replayDeliveryById(deps: DispatchDeps, input: Omit<ReplayOneInput, 'tenantId'>): Promise<Replay> {
+  const tenantId = await deliveryTenantId(deps.sql, input.deliveryId);
+  if (!tenantId) throw new NotFound(`Delivery ${input.deliveryId}`);
+  return replayDelivery(deps, { ...input, tenantId });
+}
+
 export interface EventReplayResult {
   replays: Replay[];
   /** Endpoints left out because a delivery of this event to them is still running. */
@@ -145,17 +152,20 @@ export interface RecoveryRow {
   total: number;
   replayed: number;
   batch_size: number;
+  /** The workflow running it: `recover-<id>` when the API started it, the operator's id from the `temporal` CLI. */
+  workflow_id: string;
   created_at: Date;
   finished_at: Date | null;
 }
 
 /**
- * Stores a recovery and counts what it will replay; the caller starts its workflow. 409 when the endpoint is
+ * Stores a recovery and counts what it will replay; the caller starts its workflow (`workflowId`, default
+ * `recover-<id>`), or is it (recoverWorkflow started by an operator with the `temporal` CLI). 409 when the endpoint is
  * disabled (unless force), 422 for a window that is empty by construction.
  */
 export async function createRecovery(
   sql: Sql,
-  input: { tenantId: string; endpointId: string; since: Date; until?: Date; deliveryStatus: RecoverableStatus; batchSize: number; force?: boolean },
+  input: { tenantId: string; endpointId: string; since: Date; until?: Date; deliveryStatus: RecoverableStatus; batchSize: number; force?: boolean; workflowId?: string },
 ): Promise<RecoveryRow> {
   const [endpoint] = await sql<{ id: string; active: boolean }[]>`select id, active from endpoints where tenant_id = ${input.tenantId} and id = ${input.endpointId} and deleted_at is null`;
   if (!endpoint) throw new NotFound('Endpoint');
@@ -165,9 +175,9 @@ export async function createRecovery(
   if (input.since >= until) throw Invalid.field('body.since', 'must be before until (and before now)', 'invalid_window');
   const recovery = { id: newId('recovery'), endpoint_id: endpoint.id, since: input.since, until, delivery_status: input.deliveryStatus, created_at: now };
   const [row] = await sql<RecoveryRow[]>`
-    insert into recoveries (id, tenant_id, endpoint_id, since, until, delivery_status, total, batch_size, created_at)
+    insert into recoveries (id, tenant_id, endpoint_id, since, until, delivery_status, total, batch_size, workflow_id, created_at)
     select ${recovery.id}, ${input.tenantId}, ${endpoint.id}, ${input.since}, ${until}, ${input.deliveryStatus},
-           ${countRecoverable(sql, recovery)}, ${input.batchSize}, ${now}
+           ${countRecoverable(sql, recovery)}, ${input.batchSize}, ${input.workflowId ?? recoverWorkflowId(recovery.id)}, ${now}
     returning *`;
   return row!;
 }

@@ -1,4 +1,6 @@
+import { afterAll, beforeAll } from 'vitest';
 import { apiClient, createEventType, createTenant, type ApiAnswer, type ApiCall } from './api.js';
+import { receiverPool } from './receiver.js';
 import { startTestStack, type TestStack } from './stack.js';
 
 export interface TenantFixture {
@@ -50,4 +52,20 @@ export async function startDeliveryStack(options: Parameters<typeof startTestSta
   const tenant = await createTenant(call);
   await createEventType(call, 'v1.case.completed');
   return { stack, call, tenant };
+}
+
+/**
+ * A delivery stack and a receiver pool for the describe block it is called in (started before its tests, stopped
+ * after them): read `stack`, `call` and `tenant` from the returned object inside tests.
+ */
+export function useDeliveryStack(options: Parameters<typeof startTestStack>[0] = {}) {
+  const suite = { receivers: receiverPool() } as { stack: TestStack; call: ApiCall; tenant: TenantFixture; receivers: ReturnType<typeof receiverPool> };
+  beforeAll(async () => {
+    Object.assign(suite, await startDeliveryStack(options));
+  });
+  afterAll(async () => {
+    await suite.stack?.stop();
+    await suite.receivers.closeAll();
+  });
+  return suite;
 }

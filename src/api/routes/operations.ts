@@ -15,8 +15,9 @@ import { builtInProfiles, isKnownProfile, signatureHeaders, signatureSettingsSch
 import { sendTestWebhook, testRegisteredEndpoint } from '../../core/test-send.js';
 import { createDeliveryAgent } from '../../core/http-delivery.js';
 import { urlPolicyFromConfig } from '../../core/url-policy.js';
+import { recoverySummary } from '../../core/workflow-summaries.js';
 import { queryLive } from '../../temporal/live-query.js';
-import { HeraldEndpointId, HeraldTenantId, recoverWorkflowId, recoveryProgressQuery, workflowTypes, type RecoverWorkflow } from '../../../workflows/contracts.js';
+import { HeraldEndpointId, HeraldTenantId, recoveryProgressQuery, workflowTypes, type RecoverWorkflow } from '../../../workflows/contracts.js';
 
 /**
  * What operators do to deliveries after the fact: replay one, replay an event, recover an endpoint's
@@ -111,7 +112,7 @@ function recoveryView(row: RecoveryRow, live: { total: number; replayed: number 
     remaining: Math.max(0, row.total - replayed),
     batch_size: row.batch_size,
     live: Boolean(live),
-    workflow_id: recoverWorkflowId(row.id),
+    workflow_id: row.workflow_id,
     created_at: row.created_at,
     finished_at: row.finished_at,
   };
@@ -241,10 +242,12 @@ export function operationRoutes(deps: ApiDeps): express.Router {
       });
       try {
         await deps.temporal.workflow.start<RecoverWorkflow>(workflowTypes.recover, {
-          workflowId: recoverWorkflowId(recovery.id),
+          workflowId: recovery.workflow_id,
           taskQueue: config.TEMPORAL_TASK_QUEUE,
           args: [{ recoveryId: recovery.id, batchSize: recovery.batch_size, total: recovery.total }],
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          // The Web UI's line for it: `recovery of failed deliveries → https://receiver.example.com/hooks (Acme)`.
+          staticSummary: recoverySummary({ delivery_status: recovery.delivery_status, url: (await loadEndpointForDelivery(sql, box, recovery.endpoint_id))?.url ?? recovery.endpoint_id, tenant_name: tenant.name }),
           typedSearchAttributes: [
             { key: HeraldTenantId, value: tenant.id },
             { key: HeraldEndpointId, value: recovery.endpoint_id },
@@ -255,7 +258,7 @@ export function operationRoutes(deps: ApiDeps): express.Router {
         await sql`delete from recoveries where id = ${recovery.id}`;
         throw error;
       }
-      response.status(202).json({ recovery_id: recovery.id, count: recovery.total, workflow_id: recoverWorkflowId(recovery.id) });
+      response.status(202).json({ recovery_id: recovery.id, count: recovery.total, workflow_id: recovery.workflow_id });
     },
   );
 
@@ -275,7 +278,7 @@ export function operationRoutes(deps: ApiDeps): express.Router {
     async ({ params }, _request, response) => {
       const recovery = await getRecovery(sql, params.recovery_id, { tenantId: tenantOf(response).id, endpointId: params.endpoint_id });
       if (!recovery) throw new NotFound('Recovery');
-      const live = recovery.status === 'running' ? await queryLive(deps.temporal, recoverWorkflowId(recovery.id), recoveryProgressQuery) : undefined;
+      const live = recovery.status === 'running' ? await queryLive(deps.temporal, recovery.workflow_id, recoveryProgressQuery) : undefined;
       response.json(recoveryView(recovery, live));
     },
   );
