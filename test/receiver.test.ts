@@ -3,22 +3,14 @@ import type { Server } from 'node:http';
 import express from 'express';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildEnvelope } from '../src/core/envelope.js';
 import { builtInProfileNames, builtInProfiles, signatureHeaders } from '../src/core/signing.js';
 import { constructEvent, webhookHandler, WebhookSignatureError, type HeraldEnvelope } from '../src/receiver/index.js';
+import { receiverBody, receiverNow, receiverSecret } from './helpers/receiver-fixture.js';
 
-const secret = 'whsec_c2VjcmV0IG9mIHRoZSByZWNlaXZlciB0ZXN0cw==';
+const secret = receiverSecret;
 const newSecret = 'whsec_dGhlIHNlY3JldCBhZnRlciB0aGUgcm90YXRpb24=';
-const now = 1777638896;
-const body = buildEnvelope('herald', {
-  eventId: 'evt_01J7W9S4TSQ0T4SH43JYB9W5R8',
-  deliveryId: 'whd_01J7W9S52C2ZK1XFY2GM7Z7SAK',
-  eventType: 'v1.case.completed',
-  schemaVersion: 'v1',
-  traceId: 'trc_01J7W9S4V8ZKH4W4B8EG9J7TKC',
-  createdAt: new Date(now * 1000),
-  data: { case_status: 'completed' },
-});
+const now = receiverNow;
+const body = receiverBody;
 
 function signed(options: { secrets?: string[]; timestamp?: number; profile?: keyof typeof builtInProfiles } = {}) {
   return signatureHeaders({

@@ -6,7 +6,6 @@ import type { Server } from 'node:http';
 import ipaddr from 'ipaddr.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/config.js';
-import { buildEnvelope } from '../src/core/envelope.js';
 import { createDeliveryAgent, postWebhook } from '../src/core/http-delivery.js';
 import { builtInProfiles, signatureHeaders, signatureSettingsSchema, type BuiltInProfileName } from '../src/core/signing.js';
 import { BlockedAddressError, createUrlPolicy, type Resolver } from '../src/core/url-policy.js';
@@ -15,6 +14,7 @@ import { apiClient, createEventType, createTenant, errorFields, type ApiAnswer, 
 import { createEndpoint, expectStatus, publish, startDeliveryStack, waitForDeliveryStatus, type TenantFixture } from './helpers/deliveries.js';
 import { receiverPool, type TestReceiver } from './helpers/receiver.js';
 import { startTestStack, testConfig, type TestStack } from './helpers/stack.js';
+import { receiverBody, receiverNow, receiverSecret } from './helpers/receiver-fixture.js';
 
 /**
  * Issue 19, the "low" findings of the security review:
@@ -345,17 +345,9 @@ describe('signature overrides and custom headers through the API (422 naming the
 });
 
 describe('the receiver toolkit says when no timestamp check was possible', () => {
-  const secret = 'whsec_c2VjcmV0IG9mIHRoZSByZWNlaXZlciB0ZXN0cw==';
-  const now = 1777638896;
-  const body = buildEnvelope('herald', {
-    eventId: 'evt_01J7W9S4TSQ0T4SH43JYB9W5R8',
-    deliveryId: 'whd_01J7W9S52C2ZK1XFY2GM7Z7SAK',
-    eventType: 'v1.case.completed',
-    schemaVersion: 'v1',
-    traceId: 'trc_01J7W9S4V8ZKH4W4B8EG9J7TKC',
-    createdAt: new Date(now * 1000),
-    data: { case_status: 'completed' },
-  });
+  const secret = receiverSecret;
+  const now = receiverNow;
+  const body = receiverBody;
   const signed = (profile: BuiltInProfileName, timestamp = now) =>
     signatureHeaders({ profile: builtInProfiles[profile], secrets: [secret], messageId: 'whd_01J7W9S52C2ZK1XFY2GM7Z7SAK', timestamp, body, clientId: 'client_42' });
 

@@ -5,7 +5,7 @@ import { subscribedEndpoints } from './endpoints.js';
 import { schemaVersionOf, validateEventData } from './event-catalog.js';
 import { isOperationalEventType, noticeKey, reservedIdempotencyKeyPrefix, type OperationalNotice, type PublishedOperationalType } from './operational-events.js';
 import { deliveryIdFor, newId } from './ids.js';
-import { retryDelaysMs, type RetrySchedule } from './retry-schedule.js';
+import { retryDelaysMs } from './retry-schedule.js';
 import { dispatchEvent, type DispatchDeps, type DeliveryToStart } from './dispatch.js';
 import { insertEventDeliveries, publishedDeliveries } from './deliveries.js';
 
