@@ -3,6 +3,7 @@ import type { ActivityDeps } from './index.js';
 import { keepAlive } from './keep-alive.js';
 import { createRecovery, finishRecovery, replayRecoveryBatch } from '../src/core/replay.js';
 import { Invalid } from '../src/core/errors.js';
+import { idFor } from '../src/core/ids.js';
 import { dateOrAgoMessage, parseApiDateOrAgo } from '../src/core/dates.js';
 import type { OperatorRecoveryCreated, RecoverOperatorInput } from '../workflows/contracts.js';
 
@@ -20,7 +21,12 @@ export function createRecoverActivities(deps: ActivityDeps) {
         if (!value) throw Invalid.field(field, dateOrAgoMessage, 'invalid_date');
         return value;
       };
+      // The recovery's id is this activity's (one per workflow run): a retry after the worker died past the insert
+      // gets that recovery back instead of making a second one.
+      const { info } = Context.current();
+      const run = info.workflowExecution!;
       const recovery = await createRecovery(deps.sql, {
+        id: idFor('recovery', info.scheduledTimestampMs, `recover\0${run.workflowId}\0${run.runId}\0${info.activityId}`),
         tenantId: input.tenant_id,
         endpointId: input.endpoint_id,
         since: parsed('since', input.since),
@@ -28,7 +34,7 @@ export function createRecoverActivities(deps: ActivityDeps) {
         deliveryStatus: input.status,
         batchSize: input.batch_size,
         force: input.force,
-        workflowId: Context.current().info.workflowExecution?.workflowId,
+        workflowId: run.workflowId,
       });
       return { recoveryId: recovery.id, batchSize: recovery.batch_size, total: recovery.total, tenantId: recovery.tenant_id, endpointId: recovery.endpoint_id };
     },

@@ -14,42 +14,17 @@
  * `temporal workflow start --type replayDelivery`). With --wait the script then follows the new delivery workflow:
  * the `progress` query while it runs, and its result.
  */
-import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
-import { configSchema, parseEnv, type Config } from '../src/config.js';
-import { readDevInfo } from '../src/stack/dev-files.js';
-import { connectTemporalClient } from '../src/temporal/connection.js';
 import { progressQuery, workflowTypes, type DeliveryProgress, type ReplayDeliveryWorkflow } from '../workflows/contracts.js';
+import { scriptArgs, withTemporal } from './lib/connect.js';
 
-const { positionals, values } = parseArgs({
-  allowPositionals: true,
-  options: { force: { type: 'boolean', default: false }, wait: { type: 'boolean', default: false } },
+const { positionals, values } = scriptArgs('scripts/replay.ts <delivery_id> [--force] [--wait]', 1, {
+  force: { type: 'boolean', default: false },
+  wait: { type: 'boolean', default: false },
 });
-const deliveryId = positionals[0];
-if (!deliveryId) {
-  console.error('usage: node --import tsx scripts/replay.ts <delivery_id> [--force] [--wait]');
-  process.exit(2);
-}
+const deliveryId = positionals[0]!;
 
-const dev = await readDevInfo(path.resolve(process.env.HERALD_HOME ?? '.herald'));
-const settings = parseEnv(
-  configSchema.pick({
-    TEMPORAL_ADDRESS: true,
-    TEMPORAL_NAMESPACE: true,
-    TEMPORAL_TASK_QUEUE: true,
-    TEMPORAL_API_KEY: true,
-    TEMPORAL_TLS: true,
-    TEMPORAL_TLS_CERT_PATH: true,
-    TEMPORAL_TLS_KEY_PATH: true,
-    TEMPORAL_TLS_CA_PATH: true,
-  }),
-  { TEMPORAL_ADDRESS: dev?.temporal_address, TEMPORAL_NAMESPACE: dev?.temporal_namespace, ...process.env },
-);
-// connectTemporalClient reads only the TEMPORAL_* settings.
-const temporal = await connectTemporalClient(settings as Config);
-
-try {
+await withTemporal('replay', async (temporal, settings) => {
   // The worker creates the replay's row and starts its delivery workflow; a bad id fails the workflow at once.
   const replay = await temporal.workflow.execute<ReplayDeliveryWorkflow>(workflowTypes.replayDelivery, {
     workflowId: `replay-${deliveryId}-${Date.now()}`,
@@ -76,11 +51,4 @@ try {
     console.log(`${finished.status} after ${finished.attempt} attempt${finished.attempt === 1 ? '' : 's'}${finished.last_error ? `: ${finished.last_error}` : ''}`);
     if (finished.status !== 'delivered') process.exitCode = 1;
   }
-} catch (error) {
-  // A failed replayDelivery workflow carries the reason (unknown delivery, disabled endpoint…) as its cause.
-  const reason = error instanceof WorkflowFailedError && error.cause ? error.cause : error;
-  console.error(`replay: ${reason instanceof Error ? reason.message : String(reason)}`);
-  process.exitCode = 2;
-} finally {
-  await temporal.connection.close();
-}
+});

@@ -11,7 +11,8 @@ import { apiClient, createEventType, createTenant, type ApiCall } from './helper
 import { createEndpoint, publish, waitForDeliveryStatus, type TenantFixture } from './helpers/deliveries.js';
 import { runNodeEntry } from './helpers/run-node.js';
 
-describe('the herald CLI against a running Herald', () => {
+// Each step spawns the CLI (a node process); on a loaded two-core machine that is seconds apiece.
+describe('the herald CLI against a running Herald', { timeout: 120_000 }, () => {
   let stack: TestStack;
   let call: ApiCall;
   let tenant: TenantFixture;

@@ -72,7 +72,10 @@ describe('the API under generated requests from its OpenAPI document', () => {
     const passedValidation = fuzzer.operations.filter((operation) => [...byOperation.get(operation)!].some((status) => status < 300 || status === 409));
     expect(passedValidation.length, `operations answered 2xx/409: ${passedValidation.join(', ')}`).toBeGreaterThanOrEqual(fuzzer.operations.length / 2);
 
-    const problems = outcomes.filter((outcome) => outcome.problem);
+    // This stack runs no worker, so "retry now" (a Temporal update a worker must run) is honestly 503 unavailable.
+    const noWorkerAnswer = (outcome: (typeof outcomes)[number]) =>
+      outcome.status === 503 && /\/deliveries\/[^/]+\/retry(\?|$)/.test(outcome.request.path) && outcome.body.includes('"code":"unavailable"');
+    const problems = outcomes.filter((outcome) => outcome.problem && !noWorkerAnswer(outcome));
     const report = problems.slice(0, 10).map((outcome) => `${outcome.problem}: ${outcome.request.method} ${outcome.request.path.slice(0, 200)} ${JSON.stringify(outcome.request.headers).slice(0, 200)} ${outcome.request.body?.slice(0, 300)} -> ${outcome.body.slice(0, 300)}`);
     expect(report, `seed ${seed} (FUZZ_SEED=${seed} repeats the run)`).toEqual([]);
     expect(outcomes.length).toBe(requestCount);

@@ -103,9 +103,11 @@ describe('endpoint health', () => {
     const delivery = await waitForDeliveryStatus(call, tenant, published.deliveries[0].delivery_id, ['failed'], 60_000);
     expect(down.requests).toHaveLength(5);
     const gaps = down.requests.slice(1).map((request, index) => request.receivedAt - down.requests[index]!.receivedAt);
+    // Never early; the upper bound leaves room for a loaded CI machine (the exact timers are
+    // asserted on the time-skipping server in workflow-time-skipping.test.ts).
     [1000, 2000, 4000, 8000].forEach((scheduled, index) => {
       expect(gaps[index]).toBeGreaterThanOrEqual(scheduled - 50);
-      expect(gaps[index]).toBeLessThan(scheduled + 1000);
+      expect(gaps[index]).toBeLessThan(scheduled + 3000);
     });
     expect(delivery).toMatchObject({ failure_reason: 'endpoint_disabled', attempts: 5 });
     expect(await endpointOf(tenant, endpoint.id)).toMatchObject({ active: false, disabled_reason: 'consecutive_failures' });

@@ -6,7 +6,9 @@ import { answer, receiverPool } from './helpers/receiver.js';
 import type { ApiCall } from './helpers/api.js';
 import type { TestStack } from './helpers/stack.js';
 import { createEndpoint, expectStatus, publish, startDeliveryStack, waitForDeliveryStatus, type TenantFixture } from './helpers/deliveries.js';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { deliveryWorkflowId } from '../workflows/contracts.js';
+import { createActivities } from '../activities/index.js';
 
 /**
  * Replay and recover with the real `temporal` CLI only (README "With the `temporal` CLI only"): the workflows
@@ -124,5 +126,30 @@ describe('operators with only the temporal CLI', () => {
     const forced = await startAndWait('replayDelivery', { delivery_id: deliveryIds[0], force: true });
     expect(forced.result.code, forced.result.stderr).toBe(0);
     await waitForDeliveryStatus(call, tenant, JSON.parse(forced.result.stdout).result.replay_delivery_id, ['failed']);
+  });
+
+  it('an activity retried after its insert committed (the worker died before reporting) finds its replay and recovery: no second row', async () => {
+    const { endpoint, deliveryIds } = await failedDelivery();
+    const activities = createActivities({ sql: stack.sql, config: stack.config, temporal: stack.temporal, logger: stack.logger });
+    // Two attempts of one scheduled activity of one workflow run: the same workflow execution, activity id and schedule time.
+    const attempt = (attemptNumber: number) =>
+      new MockActivityEnvironment({
+        workflowExecution: { workflowId: `cli-retried-${endpoint.id}`, runId: '7a1f3c2e-0000-4000-8000-000000000001' },
+        activityId: '1',
+        scheduledTimestampMs: 1_764_000_000_000,
+        attempt: attemptNumber,
+      });
+    const replays: Awaited<ReturnType<typeof activities.replayDeliveryById>>[] = [
+      await attempt(1).run(activities.replayDeliveryById, { deliveryId: deliveryIds[0]! }),
+      await attempt(2).run(activities.replayDeliveryById, { deliveryId: deliveryIds[0]! }),
+    ];
+    expect(replays[1]).toEqual(replays[0]);
+    const rows = await stack.sql<{ id: string }[]>`select id from deliveries where replay_of = ${deliveryIds[0]!}`;
+    expect(rows.map((row) => row.id)).toEqual([replays[0]!.replay_delivery_id]);
+
+    const input = { tenant_id: tenant.id, endpoint_id: endpoint.id, since: '1h', status: 'failed' as const, batch_size: 10, force: false };
+    const recoveries: Awaited<ReturnType<typeof activities.createOperatorRecovery>>[] = [await attempt(1).run(activities.createOperatorRecovery, input), await attempt(2).run(activities.createOperatorRecovery, input)];
+    expect(recoveries[1]).toEqual(recoveries[0]);
+    expect((await stack.sql`select id from recoveries where endpoint_id = ${endpoint.id}`).map((row) => row.id)).toEqual([recoveries[0]!.recoveryId]);
   });
 });

@@ -196,4 +196,64 @@ describe.runIf(captureLabel)('recording workflow histories (HERALD_CAPTURE_HISTO
     await start('recoverWorkflow', `recover-cli-${endpoint.id}`, { tenant_id: tenant.id, endpoint_id: endpoint.id, since: '1h' });
     await save('recover-operator-input', `recover-cli-${endpoint.id}`);
   });
+
+  it('records the delivery loop: retried, retried now (retryNow), failed, and resets that send again', async () => {
+    const temporal = (...args: string[]) => promisify(execFile)(inject('temporalCli'), [...args, '--address', stack.config.TEMPORAL_ADDRESS]);
+    const deliveryOf = async (endpointId: string, n: number) =>
+      (await publish(call, tenant, 'v1.case.completed', { n })).deliveries.find((d: { endpoint_id: string }) => d.endpoint_id === endpointId).delivery_id as string;
+    const resetsOf = (deliveryId: string, resets: number, statuses: string[]) =>
+      eventually(async () => {
+        const { body } = await call('GET', `/v1/tenants/${tenant.id}/deliveries/${deliveryId}`, { key: tenant.apiKey });
+        return body.resets === resets && statuses.includes(body.status) ? body : undefined;
+      }, 30_000, `delivery ${deliveryId} after reset ${resets}`);
+
+    // Delivered at once, then reset to its last workflow task: the reset run sends it again (attempt 2).
+    const ok = await receivers.start();
+    const okEndpoint = await createEndpoint(call, tenant, { url: ok.url, event_types: ['v1.case.completed'], retry_schedule: ['1s'] });
+    const delivered = await deliveryOf(okEndpoint.id, 10);
+    await waitForDeliveryStatus(call, tenant, delivered, ['delivered']);
+    await save('delivery-delivered-first-attempt', deliveryWorkflowId(delivered));
+    await temporal('workflow', 'reset', '--workflow-id', deliveryWorkflowId(delivered), '--type', 'LastWorkflowTask', '--reason', 'recording');
+    await resetsOf(delivered, 1, ['delivered']);
+    await save('delivery-reset-delivered', deliveryWorkflowId(delivered));
+
+    // Each endpoint is deleted after its deliveries, so later events do not reach its receiver.
+    const remove = (endpointId: string) => expectStatus(call('DELETE', `/v1/tenants/${tenant.id}/endpoints/${endpointId}`, { key: tenant.apiKey }), 204);
+    await remove(okEndpoint.id);
+
+    // Failing once then answering: retried by its timer, and one retried at once by retryNow while it waits an hour.
+    const flakyReceiver = async () => {
+      let calls = 0;
+      return receivers.start((request, response) => answer(++calls === 1 ? 500 : 200)(request, response));
+    };
+    const flakyEndpoint = await createEndpoint(call, tenant, { url: (await flakyReceiver()).url, event_types: ['v1.case.completed'], retry_schedule: ['1s'] });
+    const retried = await deliveryOf(flakyEndpoint.id, 11);
+    await waitForDeliveryStatus(call, tenant, retried, ['delivered']);
+    await save('delivery-retried-then-delivered', deliveryWorkflowId(retried));
+    await remove(flakyEndpoint.id);
+    const slowEndpoint = await createEndpoint(call, tenant, { url: (await flakyReceiver()).url, event_types: ['v1.case.completed'], retry_schedule: ['1h'] });
+    const waiting = await deliveryOf(slowEndpoint.id, 12);
+    await waitForDeliveryStatus(call, tenant, waiting, ['retrying']);
+    await temporal('workflow', 'update', 'execute', '--workflow-id', deliveryWorkflowId(waiting), '--name', 'retryNow');
+    await waitForDeliveryStatus(call, tenant, waiting, ['delivered']);
+    await save('delivery-retry-now', deliveryWorkflowId(waiting));
+    await remove(slowEndpoint.id);
+
+    // Failed after its retries; reset to its last workflow task once the receiver answers: its closing step finds the
+    // delivery ended by the run it was reset from and sends again, delivered at attempt 3.
+    const dead = await receivers.start(answer(500));
+    const deadEndpoint = await createEndpoint(call, tenant, { url: dead.url, event_types: ['v1.case.completed'], retry_schedule: ['1s'], disable_after_failures: 10 });
+    const failed = await deliveryOf(deadEndpoint.id, 13);
+    await waitForDeliveryStatus(call, tenant, failed, ['failed']);
+    await save('delivery-failed-after-retries', deliveryWorkflowId(failed));
+    dead.respondWith(answer(200));
+    await temporal('workflow', 'reset', '--workflow-id', deliveryWorkflowId(failed), '--type', 'LastWorkflowTask', '--reason', 'recording');
+    await resetsOf(failed, 1, ['delivered']);
+    await save('delivery-reset-failed', deliveryWorkflowId(failed));
+    // …and reset again, to its first workflow task, with the endpoint disabled: it ends at once, EndpointDisabled.
+    await expectStatus(call('POST', `/v1/tenants/${tenant.id}/endpoints/${deadEndpoint.id}/disable`, { key: tenant.apiKey, body: {} }), 200);
+    await temporal('workflow', 'reset', '--workflow-id', deliveryWorkflowId(failed), '--type', 'FirstWorkflowTask', '--reason', 'recording');
+    await resetsOf(failed, 2, ['failed']);
+    await save('delivery-reset-endpoint-disabled', deliveryWorkflowId(failed));
+  });
 });

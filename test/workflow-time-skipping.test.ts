@@ -7,7 +7,6 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { HeraldActivities } from '../activities/index.js';
 import {
   attemptFailedHealthSignal,
-  attemptFailedSignal,
   attemptSucceededSignal,
   deliveryAttemptFailedType,
   deliveryWorkflowId,
@@ -68,32 +67,32 @@ describe.skipIf(timeSkippingUnavailable)('workflows in a time-skipping environme
 
   /**
    * A receiver that answers attempts as scripted, through mocks of the delivery activities that number attempts, fail
-   * and report as activities/delivery.ts does: a retryable failure carries the schedule's delay as nextRetryDelay and
-   * [report, delay] as details, and a regular (not local) attempt signals its report to the workflow.
+   * and close as activities/delivery.ts does for the delivery loop (deliveryLoopPatch): every attempt is numbered from
+   * the attempt log (here: the attempts made so far), a retryable failure carries [report, delay] as details, and the
+   * workflow closes through closeDelivery, which finishes a failed delivery.
    */
   function scriptedDelivery(schedule: RetrySchedule, answers: ('fails' | 'accepts')[]) {
     const delays = retryDelaysMs(schedule);
     const attempts: { attempt: number; local: boolean; at: number }[] = [];
     const finished: { deliveryId: string; reason: string }[] = [];
-    const activities: Pick<HeraldActivities, 'attemptDelivery' | 'finishFailedDelivery'> = {
+    const activities: Pick<HeraldActivities, 'attemptDelivery' | 'closeDelivery'> = {
       async attemptDelivery(input: AttemptInput): Promise<AttemptOutcome> {
         const context = Context.current();
-        // The local first attempt is attempt 1 (the real activity counts it from the attempt log); a retry's number is Temporal's.
-        const attempt = context.info.isLocal ? 1 : (input.attemptsBefore ?? 0) + context.info.attempt;
+        const attempt = attempts.length + 1;
         const at = await env.currentTimeMs();
         attempts.push({ attempt, local: context.info.isLocal, at });
-        if (answers[attempt - 1] === 'accepts') return { attempt, status_code: 200 };
+        if (answers[attempt - 1] === 'accepts') return { attempt, status_code: 200, max_attempts: input.maxAttempts };
         const message = `attempt ${attempt} failed: HTTP 500`;
         const delayMs = attempt >= input.maxAttempts ? undefined : nextRetryDelayMs(delays, attempt, { jitter: false });
         if (delayMs === undefined) throw ApplicationFailure.create({ message, type: deliveryAttemptFailedType, nonRetryable: true });
-        const report: AttemptFailedReport = { attempt, status_code: 500, error: 'HTTP 500', next_attempt_at: new Date(at + delayMs).toISOString() };
-        if (!context.info.isLocal) await env.client.workflow.getHandle(deliveryWorkflowId(input.deliveryId)).signal(attemptFailedSignal, report);
+        const report: AttemptFailedReport = { attempt, status_code: 500, error: 'HTTP 500', next_attempt_at: new Date(at + delayMs).toISOString(), max_attempts: input.maxAttempts };
         const details: AttemptFailedDetails = [report, delayMs];
         throw ApplicationFailure.create({ message, type: deliveryAttemptFailedType, nextRetryDelay: delayMs, details });
       },
-      async finishFailedDelivery(input) {
-        finished.push(input);
-        return { attempts: attempts.length, last_status_code: 500, last_error: 'HTTP 500' };
+      async closeDelivery(input) {
+        if (!input.reason) return { send_again: false };
+        finished.push({ deliveryId: input.deliveryId, reason: input.reason });
+        return { send_again: false, finished: { attempts: attempts.length, last_status_code: 500, last_error: 'HTTP 500' } };
       },
     };
     return { activities, attempts, finished };

@@ -1,4 +1,4 @@
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, type SignalDefinition } from '@temporalio/common';
 
 /**
@@ -82,12 +82,16 @@ export interface AttemptInput {
   deliveryId: string;
   maxAttempts: number;
   attemptsBefore?: number;
+  /** An attempt of the delivery loop (deliveryLoopPatch): claimed for its run; number, budget and schedule from the row. */
+  loop?: boolean;
 }
 
 /** The attempt activity's result: the attempt that delivered. */
 export interface AttemptOutcome {
   attempt: number;
   status_code: number | null;
+  /** Loop attempts: the delivery's budget then (a reset gives it a fresh one). */
+  max_attempts?: number;
 }
 
 /**
@@ -99,6 +103,8 @@ export interface AttemptFailedReport {
   status_code: number | null;
   error: string;
   next_attempt_at: string;
+  /** Loop attempts: the delivery's budget (a reset gives it a fresh one). */
+  max_attempts?: number;
 }
 
 export const attemptFailedSignal = defineSignal<[AttemptFailedReport]>('attemptFailed');
@@ -297,3 +303,43 @@ export interface ReplayDeliveryResult {
 
 /** The failure type of a replayDelivery or operator recoverWorkflow started with input it cannot use. */
 export const invalidInputFailureType = 'InvalidInput';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Deliveries ended from outside their workflow (src/core/delivery-operations.ts)
+
+/**
+ * The `failure_reason` of a delivery whose workflow was terminated (or closed, or is gone) while its row still said
+ * it was running: a terminated workflow runs no cleanup, so the worker's sweeper finishes the row. It has no workflow
+ * failure type (the workflow never failed; Temporal shows it Terminated) and publishes no delivery_failed notice.
+ */
+export const terminatedFailureReason = 'terminated';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Delivery loop: retries one attempt at a time, `retryNow`, and resets that re-send
+
+/**
+ * Deliveries run their attempts as a loop: each attempt is one activity (the first a local one), and the wait before a
+ * retry is a workflow timer that the `retryNow` update cuts short. Each attempt's number and budget come from the
+ * delivery row, whose `run_id` names the workflow run owning it: a run of the same workflow after a reset (the
+ * WorkflowTaskFailed event with cause RESET_WORKFLOW in its history) reopens the row at its next attempt, with a fresh
+ * budget from the endpoint's current schedule; a run reset to a point after the delivery ended learns it from its closing
+ * step (the closeDelivery local activity, which a reset always runs again) and sends again. Histories from before it
+ * replay the single-activity retry policy.
+ */
+export const deliveryLoopPatch = 'delivery-loop';
+
+/** What `retryNow` answers: the attempt it ran at once, and where the delivery stands after it. */
+export interface RetryNowOutcome {
+  attempt: number;
+  status_code: number | null;
+  /** delivered; retrying (it failed and the next retry is scheduled); failed (it was the last, or the delivery ended). */
+  status: DeliveryStatus;
+  error?: string;
+}
+
+/** `temporal workflow update execute --workflow-id delivery-<id> --name retryNow`: refused unless the delivery waits for a retry. */
+export const retryNowUpdate = defineUpdate<RetryNowOutcome>('retryNow');
+
+/** The validator's refusal of `retryNow` when the delivery is not waiting for a retry. */
+export const notWaitingForRetry = (deliveryId: string, status: DeliveryStatus) =>
+  `delivery ${deliveryId} is not waiting for a retry: it is ${status === 'delivering' ? 'attempting right now' : status}`;

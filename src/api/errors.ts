@@ -78,6 +78,7 @@ const statusOfDomainError = {
   conflict: [409, 'conflict'],
   limit_reached: [409, 'conflict'],
   not_found: [404, 'not_found'],
+  unavailable: [503, 'unavailable'],
 } as const satisfies Record<DomainError['kind'], readonly [number, ErrorCode]>;
 
 /** The one mapping of core's domain errors to HTTP, and so the one way a 422 `validation_failed` is built. */

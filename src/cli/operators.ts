@@ -94,6 +94,7 @@ const nextPage = (page: { next_cursor: string | null }) => {
 export function registerOperatorCommands(program: Command): void {
   registerEndpointCommands(program);
   registerDeliveryCommands(program);
+  registerRetryNowCommand(program.commands.find((command) => command.name() === 'deliveries')!);
   registerReplayCommands(program);
   registerEventCommands(program);
 }
@@ -248,12 +249,42 @@ function registerDeliveryCommands(program: Command): void {
             ['event', `${delivery.event_id} (${delivery.event_type})`],
             ['endpoint', delivery.endpoint_id],
             ['replay of', delivery.replay_of],
+            ['reset', delivery.resets ? `${delivery.resets} time${delivery.resets === 1 ? '' : 's'}, latest ${delivery.reset_at}: ${delivery.reset_reason ?? '(no reason)'}` : null],
             ['workflow', `delivery-${delivery.id}`],
             ['created', delivery.created_at],
             ['completed', delivery.completed_at],
           ]),
         );
         if (delivery.attempts_log.length > 0) console.log(`\n${attemptTable(delivery.attempts_log)}`);
+      }),
+    );
+
+  tenantCommand(deliveries, 'cancel', 'cancel a running delivery: it ends failed (cancelled), as with `temporal workflow cancel`')
+    .argument('<delivery_id>')
+    .action(
+      operatorAction(async ({ api, tenantPath, options, args: [id] }) => {
+        const delivery = await api('POST', `${tenantPath()}/deliveries/${enc(id!)}/cancel`);
+        if (options.json) return printJson(delivery);
+        const ended = delivery.status === 'failed';
+        console.log(
+          ended
+            ? `delivery ${delivery.id} cancelled: failed (${delivery.failure_reason}) after ${delivery.attempts} attempt${delivery.attempts === 1 ? '' : 's'}`
+            : `cancellation of delivery ${delivery.id} requested; it is still ${delivery.status} (its workflow ends it when a worker picks the cancellation up)`,
+        );
+      }),
+    );
+}
+
+function registerRetryNowCommand(deliveries: Command): void {
+  tenantCommand(deliveries, 'retry', 'run the next attempt of a delivery waiting for a retry now (its retryNow update); exit 1 unless delivered')
+    .argument('<delivery_id>')
+    .action(
+      operatorAction(async ({ api, tenantPath, options, args: [id] }) => {
+        const outcome = await api('POST', `${tenantPath()}/deliveries/${enc(id!)}/retry`);
+        if (outcome.status !== 'delivered') process.exitCode = 1;
+        if (options.json) return printJson(outcome);
+        const answered = outcome.status_code === null ? '' : ` (HTTP ${outcome.status_code})`;
+        console.log(`attempt ${outcome.attempt}: ${outcome.status}${answered}${outcome.error ? `: ${outcome.error}` : ''}`);
       }),
     );
 }

@@ -1,5 +1,5 @@
 import type { Sql } from '../db/client.js';
-import type { DeliveryStatus } from '../../workflows/contracts.js';
+import { runningDeliveryStatuses, type DeliveryStatus } from '../../workflows/contracts.js';
 import type { DeliveryToStart } from './dispatch.js';
 import type { HttpAttemptResult } from './http-delivery.js';
 import type { RecoveryRow } from './replay.js';
@@ -28,6 +28,10 @@ export interface DeliveryView {
   created_at: Date;
   updated_at: Date;
   completed_at: Date | null;
+  /** The latest reset of its workflow (migration 010): the reason Temporal recorded, when, and how many resets so far. */
+  reset_reason: string | null;
+  reset_at: Date | null;
+  resets: number;
 }
 
 export interface AttemptView {
@@ -46,7 +50,7 @@ export interface AttemptView {
 }
 
 const deliveryColumns = (sql: Sql) =>
-  sql`id, tenant_id, event_id, endpoint_id, event_type, status, attempts, max_attempts, next_attempt_at, last_status_code, last_error, failure_reason, replay_of, created_at, updated_at, completed_at`;
+  sql`id, tenant_id, event_id, endpoint_id, event_type, status, attempts, max_attempts, next_attempt_at, last_status_code, last_error, failure_reason, replay_of, created_at, updated_at, completed_at, reset_reason, reset_at, resets`;
 const attemptColumns = (sql: Sql) =>
   sql`delivery_id, endpoint_id, attempt, kind, started_at, duration_ms, status_code, success, error_class, error_message, response_headers, response_body`;
 
@@ -151,6 +155,12 @@ export interface ReplayRow {
  * Stores replays (an id that exists already is left as it is) and returns those of them not dispatched yet, in id
  * order: the ones whose workflows still need starting.
  */
+/** Whether delivery `replayId` exists as a replay of `originalId`. */
+export async function replayExists(sql: Sql, replayId: string, originalId: string): Promise<boolean> {
+  const [row] = await sql`select 1 from deliveries where id = ${replayId} and replay_of = ${originalId}`;
+  return row !== undefined;
+}
+
 export async function insertReplays(sql: Sql, tenantId: string, rows: ReplayRow[], recoveryId: string | undefined): Promise<DeliveryToStart[]> {
   const column = <K extends keyof ReplayRow>(key: K) => sql.array(rows.map((row) => String(row[key] ?? '')));
   await sql`
@@ -225,12 +235,6 @@ export async function claimAttempt(sql: Sql, deliveryId: string): Promise<Claime
   return delivery;
 }
 
-/** Where a delivery stands (undefined when it does not exist). */
-export async function deliveryState(sql: Sql, deliveryId: string): Promise<{ status: DeliveryStatus; attempts: number; last_status_code: number | null } | undefined> {
-  const [state] = await sql<{ status: DeliveryStatus; attempts: number; last_status_code: number | null }[]>`select status, attempts, last_status_code from deliveries where id = ${deliveryId}`;
-  return state;
-}
-
 /** Records attempts `from`..`to` as `interrupted`: they started but their worker died before recording them. */
 export async function recordInterruptedAttempts(sql: Sql, delivery: Pick<ClaimedDelivery, 'id' | 'tenant_id' | 'endpoint_id'>, from: number, to: number): Promise<void> {
   await sql`
@@ -287,13 +291,41 @@ export async function recordTestAttempt(sql: Sql, endpoint: { id: string; tenant
  * or undefined when the delivery does not exist.
  */
 export async function markDeliveryFailed(sql: Sql, deliveryId: string, reason: string) {
-  const [delivery] = await sql<{ tenant_id: string; event_id: string; endpoint_id: string; event_type: string; attempts: number; last_status_code: number | null; last_error: string | null }[]>`
+  const [delivery] = await sql<{ tenant_id: string; event_id: string; endpoint_id: string; event_type: string; attempts: number; last_status_code: number | null; last_error: string | null; resets: number }[]>`
     update deliveries set
       status = 'failed', failure_reason = coalesce(failure_reason, ${reason}), next_attempt_at = null,
       completed_at = coalesce(completed_at, now()), updated_at = now()
     where id = ${deliveryId}
-    returning tenant_id, event_id, endpoint_id, event_type, attempts, last_status_code, last_error`;
+    returning tenant_id, event_id, endpoint_id, event_type, attempts, last_status_code, last_error, resets`;
   return delivery;
+}
+
+/**
+ * Ends a delivery that is still running as failed, for a reason found outside its workflow (src/core/delivery-operations.ts):
+ * its workflow is gone or was terminated, so nothing else will finish it. Also stamps it dispatched, so the outbox
+ * sweeper never starts it afterwards. Returns the row as it is now, or undefined when it had already ended (or does not exist).
+ */
+export async function endRunningDelivery(sql: Sql, deliveryId: string, reason: string): Promise<DeliveryView | undefined> {
+  const [row] = await sql<DeliveryView[]>`
+    update deliveries set
+      status = 'failed', failure_reason = ${reason}, next_attempt_at = null, completed_at = now(), updated_at = now(),
+      dispatched_at = coalesce(dispatched_at, now())
+    where id = ${deliveryId} and status = any(${sql.array([...runningDeliveryStatuses])}::text[])
+    returning ${deliveryColumns(sql)}`;
+  return row;
+}
+
+/**
+ * Running deliveries whose workflows were started and whose rows have not changed for `staleMs`, in id order after
+ * `afterId`: the ones the sweeper asks Temporal about (a retry wait of hours leaves a row unchanged too). The status
+ * list is spelled out so that the partial index deliveries_running (migration 009) serves it.
+ */
+export async function staleRunningDeliveries(sql: Sql, staleMs: number, afterId: string | undefined, limit: number): Promise<{ id: string }[]> {
+  return sql<{ id: string }[]>`
+    select id from deliveries
+    where status in ('pending', 'delivering', 'retrying') and dispatched_at is not null
+      and updated_at < now() - make_interval(secs => ${staleMs / 1000}) and id > ${afterId ?? ''}
+    order by id limit ${limit}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -349,4 +381,54 @@ export async function recoverableDeliveries(sql: Sql, recovery: RecoveryScope, a
 /** A subquery: how many replays the recovery has stored. */
 export function countRecoveryReplays(sql: Sql, recoveryId: string) {
   return sql`(select count(*)::int from deliveries where recovery_id = ${recoveryId})`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Runs: the delivery loop's attempts (workflows/contracts.ts deliveryLoopPatch) claim for a workflow run
+
+/** A delivery claimed by a run of its workflow: its budget and where the current series of attempts began. */
+export interface RunClaim extends ClaimedDelivery {
+  max_attempts: number;
+  series_start: number;
+}
+
+/**
+ * Marks a delivery that has not ended `delivering` for an attempt of run `runId`, which owns it from then on (the
+ * first claim records it). Undefined when it has ended, does not exist, or another run owns it (see deliveryRun).
+ */
+export async function claimRunAttempt(sql: Sql, deliveryId: string, runId: string): Promise<RunClaim | undefined> {
+  const [delivery] = await sql<RunClaim[]>`
+    update deliveries d set status = 'delivering', next_attempt_at = null, updated_at = now(), run_id = ${runId}
+    from events e, (select status from deliveries where id = ${deliveryId}) previous
+    where d.id = ${deliveryId} and e.id = d.event_id and d.status not in ('delivered', 'failed') and (d.run_id is null or d.run_id = ${runId})
+    returning d.id, d.tenant_id, d.endpoint_id, d.attempts, previous.status as previous_status, d.last_status_code, e.id as event_id, e.event_type,
+              e.schema_version, e.trace_id, e.created_at, e.data, d.max_attempts, d.series_start`;
+  return delivery;
+}
+
+/** Where a delivery stands and which run owns it (undefined when it does not exist). */
+export async function deliveryRun(sql: Sql, deliveryId: string) {
+  const [state] = await sql<{ status: DeliveryStatus; attempts: number; last_status_code: number | null; run_id: string | null; endpoint_id: string }[]>`
+    select status, attempts, last_status_code, run_id, endpoint_id from deliveries where id = ${deliveryId}`;
+  return state;
+}
+
+/**
+ * Hands a delivery to run `runId` of its workflow, as long as run `fromRunId` still owns it. With `reset`, the run is a
+ * reset: the delivery is reopened (pending, its failure cleared) with a fresh budget of `attemptsPerSeries` after the
+ * attempts it has, and the reset recorded. False when another run took it first.
+ */
+export async function takeOverDelivery(
+  sql: Sql,
+  input: { deliveryId: string; fromRunId: string | null; runId: string; reset?: { reason: string | null; attemptsPerSeries: number } },
+): Promise<boolean> {
+  const { deliveryId, fromRunId, runId, reset } = input;
+  const rows = await sql`
+    update deliveries set run_id = ${runId}, updated_at = now()
+      ${reset
+        ? sql`, status = 'pending', max_attempts = attempts + ${reset.attemptsPerSeries}, series_start = attempts, failure_reason = null, completed_at = null,
+              next_attempt_at = null, reset_reason = ${reset.reason}, reset_at = now(), resets = resets + 1`
+        : sql``}
+    where id = ${deliveryId} and run_id is not distinct from ${fromRunId}`;
+  return rows.count > 0;
 }

@@ -12,7 +12,7 @@ export interface FieldIssue {
 }
 
 export abstract class DomainError extends Error {
-  abstract readonly kind: 'invalid' | 'conflict' | 'limit_reached' | 'not_found';
+  abstract readonly kind: 'invalid' | 'conflict' | 'limit_reached' | 'not_found' | 'unavailable';
   constructor(
     message: string,
     readonly details: unknown = null,
@@ -52,6 +52,11 @@ export class NotFound extends DomainError {
   constructor(what: string) {
     super(`${what} not found`);
   }
+}
+
+/** Something Herald depends on (a worker, Temporal) did not answer in time: the caller may retry shortly. */
+export class Unavailable extends DomainError {
+  readonly kind = 'unavailable';
 }
 
 /**

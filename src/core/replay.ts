@@ -6,7 +6,7 @@ import { deliveryIdFor, newId } from './ids.js';
 import { retryDelaysMs, type RetrySchedule } from './retry-schedule.js';
 import { startDeliveryWorkflows, type DispatchDeps } from './dispatch.js';
 import { recoverWorkflowId, runningDeliveryStatuses } from '../../workflows/contracts.js';
-import { countRecoverable, countRecoveryReplays, deliveryTenantId, deliveryToReplay, insertReplays, latestEventDeliveries, recoverableDeliveries } from './deliveries.js';
+import { countRecoverable, countRecoveryReplays, deliveryTenantId, deliveryToReplay, insertReplays, replayExists, latestEventDeliveries, recoverableDeliveries } from './deliveries.js';
 
 /**
  * Replays: a new attempt series for an (event, endpoint) pair that already had one, with a fresh delivery
@@ -20,6 +20,8 @@ export interface ReplayTarget {
   event_id: string;
   endpoint_id: string;
   event_type: string;
+  /** The new delivery's id when the caller minted it (idFor: a retried caller finds its own row); else chosen here. */
+  id?: string;
 }
 
 export interface Replay {
@@ -55,6 +57,7 @@ export async function createReplays(deps: DispatchDeps, tenantId: string, target
  * An endpoint that never had a delivery of the event gets the one publish would have given it.
  */
 function replayId(target: ReplayTarget, recoveryId: string | undefined): string {
+  if (target.id) return target.id;
   if (!target.replay_of) return deliveryIdFor(target.event_id, target.endpoint_id);
   return recoveryId ? deliveryIdFor(recoveryId, target.replay_of) : newId('delivery');
 }
@@ -64,20 +67,29 @@ export interface ReplayOneInput {
   deliveryId: string;
   /** Replay even though the endpoint is disabled (the new delivery then fails as endpoint_disabled). */
   force?: boolean;
+  /** The replay's id, minted by a caller that may run twice (the replayDelivery workflow's activity); else a new one. */
+  replayId?: string;
 }
 
 /** `POST .../deliveries/:id/replay`: 404 unknown or another tenant's, 409 while running or (without force) when the endpoint is disabled. */
 export async function replayDelivery(deps: DispatchDeps, input: ReplayOneInput): Promise<Replay> {
   const original = await deliveryToReplay(deps.sql, input.tenantId, input.deliveryId);
   if (!original) throw new NotFound('Delivery');
-  if ((runningDeliveryStatuses as readonly string[]).includes(original.status)) {
-    throw new Conflict(`Delivery ${original.id} is still ${original.status}; replay it once it has ended`, { status: original.status });
+  // A caller retried after its replay committed finishes that replay (starting its workflow if need be): no second
+  // replay, and no 409 for its own work.
+  const resumed = input.replayId !== undefined && (await replayExists(deps.sql, input.replayId, original.id));
+  if (!resumed) {
+    if ((runningDeliveryStatuses as readonly string[]).includes(original.status)) {
+      throw new Conflict(`Delivery ${original.id} is still ${original.status}; replay it once it has ended`, { status: original.status });
+    }
+    if (original.endpoint_deleted) throw new Conflict(`Endpoint ${original.endpoint_id} was deleted; its deliveries cannot be replayed`, { endpoint_id: original.endpoint_id });
+    if (!original.endpoint_active && !input.force) {
+      throw new Conflict(`Endpoint ${original.endpoint_id} is disabled; enable it first, or replay with force: true`, { endpoint_id: original.endpoint_id });
+    }
   }
-  if (original.endpoint_deleted) throw new Conflict(`Endpoint ${original.endpoint_id} was deleted; its deliveries cannot be replayed`, { endpoint_id: original.endpoint_id });
-  if (!original.endpoint_active && !input.force) {
-    throw new Conflict(`Endpoint ${original.endpoint_id} is disabled; enable it first, or replay with force: true`, { endpoint_id: original.endpoint_id });
-  }
-  const [replay] = await createReplays(deps, input.tenantId, [{ replay_of: original.id, event_id: original.event_id, endpoint_id: original.endpoint_id, event_type: original.event_type }]);
+  const [replay] = await createReplays(deps, input.tenantId, [
+    { replay_of: original.id, event_id: original.event_id, endpoint_id: original.endpoint_id, event_type: original.event_type, id: input.replayId },
+  ]);
   return replay!;
 }
 
@@ -165,15 +177,30 @@ export interface RecoveryRow {
  */
 export async function createRecovery(
   sql: Sql,
-  input: { tenantId: string; endpointId: string; since: Date; until?: Date; deliveryStatus: RecoverableStatus; batchSize: number; force?: boolean; workflowId?: string },
+  input: {
+    tenantId: string;
+    endpointId: string;
+    since: Date;
+    until?: Date;
+    deliveryStatus: RecoverableStatus;
+    batchSize: number;
+    force?: boolean;
+    workflowId?: string;
+    /** The recovery's id when the caller minted it (idFor): a retried caller gets its own row back. */
+    id?: string;
+  },
 ): Promise<RecoveryRow> {
+  if (input.id) {
+    const existing = await getRecovery(sql, input.id);
+    if (existing) return existing;
+  }
   const [endpoint] = await sql<{ id: string; active: boolean }[]>`select id, active from endpoints where tenant_id = ${input.tenantId} and id = ${input.endpointId} and deleted_at is null`;
   if (!endpoint) throw new NotFound('Endpoint');
   if (!endpoint.active && !input.force) throw new Conflict(`Endpoint ${endpoint.id} is disabled; enable it first, or recover with force: true`, { endpoint_id: endpoint.id });
   const [{ now }] = await sql<{ now: Date }[]>`select now()`;
   const until = input.until && input.until < now ? input.until : now;
   if (input.since >= until) throw Invalid.field('body.since', 'must be before until (and before now)', 'invalid_window');
-  const recovery = { id: newId('recovery'), endpoint_id: endpoint.id, since: input.since, until, delivery_status: input.deliveryStatus, created_at: now };
+  const recovery = { id: input.id ?? newId('recovery'), endpoint_id: endpoint.id, since: input.since, until, delivery_status: input.deliveryStatus, created_at: now };
   const [row] = await sql<RecoveryRow[]>`
     insert into recoveries (id, tenant_id, endpoint_id, since, until, delivery_status, total, batch_size, workflow_id, created_at)
     select ${recovery.id}, ${input.tenantId}, ${endpoint.id}, ${input.since}, ${until}, ${input.deliveryStatus},

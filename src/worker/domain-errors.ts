@@ -14,7 +14,8 @@ export function domainErrorsAreFinal(): ActivityInterceptors {
         try {
           return await next(input);
         } catch (error) {
-          if (error instanceof DomainError) {
+          // Unavailable is a dependency's state, not the input's: it is left to the retry policy.
+          if (error instanceof DomainError && error.kind !== 'unavailable') {
             throw ApplicationFailure.create({ message: error.message, type: error.name, nonRetryable: true, details: error.details === null ? [] : [error.details], cause: error });
           }
           throw error;

@@ -21,3 +21,14 @@ export function runNodeEntry(entry: string, args: string[], env: NodeJS.ProcessE
     child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
 }
+
+/** The `herald` CLI as an operator runs it against a stack's API, as one tenant (configured by the environment only). */
+export function runHeraldCli(target: { apiUrl: string; apiKey: string; tenantId: string }, args: string[]): Promise<ProcessRun> {
+  return runNodeEntry('src/cli/main.ts', args, {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    HERALD_URL: target.apiUrl,
+    HERALD_API_KEY: target.apiKey,
+    HERALD_TENANT: target.tenantId,
+  });
+}

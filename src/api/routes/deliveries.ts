@@ -7,8 +7,13 @@ import { pageSchema, paginationQuerySchema, toPage } from '../pagination.js';
 import { tenantIdParams } from './tenants.js';
 import { apiDate } from '../dates.js';
 import { getDelivery, listAttempts, listDeliveries, listEndpointAttempts, type AttemptView, type DeliveryView } from '../../core/deliveries.js';
-import { deliveryWorkflowId, progressQuery } from '../../../workflows/contracts.js';
+import { deliveryFailureTypes, deliveryWorkflowId, progressQuery, terminatedFailureReason } from '../../../workflows/contracts.js';
 import { queryLive } from '../../temporal/live-query.js';
+import { cancelDelivery } from '../../core/delivery-operations.js';
+import { retryDeliveryNow } from '../../core/retry-now.js';
+
+/** Every failure_reason a delivery can end with: its workflow's failure types, and a termination found by the sweeper. */
+const failureReasons = [...(Object.keys(deliveryFailureTypes) as (keyof typeof deliveryFailureTypes)[]), terminatedFailureReason] as const;
 
 export const deliveryStatuses = ['pending', 'delivering', 'retrying', 'delivered', 'failed'] as const;
 
@@ -24,11 +29,18 @@ export const deliverySchema = z
     next_attempt_at: z.string().nullable().openapi({ format: 'date-time' }),
     last_status_code: z.number().int().nullable(),
     last_error: z.string().nullable(),
-    failure_reason: z.string().nullable().openapi({ description: 'retries_exhausted, endpoint_gone or endpoint_disabled when failed' }),
+    failure_reason: z.enum(failureReasons).nullable().openapi({
+      description:
+        'Why a failed delivery failed: retries_exhausted, endpoint_disabled, endpoint_gone, delivery_not_found, cancelled ' +
+        '(its workflow was cancelled) or terminated (its workflow was terminated, found by the sweeper); null otherwise',
+    }),
     replay_of: z.string().nullable(),
     created_at: z.string().openapi({ format: 'date-time' }),
     updated_at: z.string().openapi({ format: 'date-time' }),
     completed_at: z.string().nullable().openapi({ format: 'date-time' }),
+    reset_reason: z.string().nullable().openapi({ description: "The latest reset's reason, as Temporal recorded it (`temporal workflow reset --reason`, the Web UI's Reset)" }),
+    reset_at: z.string().nullable().openapi({ format: 'date-time', description: 'When the latest reset sent the delivery again' }),
+    resets: z.number().int().openapi({ description: 'How many resets of its workflow sent the delivery again' }),
   })
   .openapi('Delivery');
 
@@ -157,6 +169,66 @@ export function deliveryRoutes(deps: ApiDeps): express.Router {
       const rows = await listEndpointAttempts(sql, params.endpoint_id, { limit: query.limit + 1, before: query.before });
       const page = rows.slice(0, query.limit);
       response.json({ data: page.map(attemptView), next_before: rows.length > query.limit ? page.at(-1)!.started_at.toISOString() : null });
+    },
+  );
+
+  defineRoute(
+    router,
+    {
+      method: 'post',
+      path: '/v1/tenants/:tenant_id/deliveries/:delivery_id/cancel',
+      summary: 'Cancel a running delivery: it ends failed, with failure_reason cancelled',
+      description:
+        'Requests cancellation of the delivery workflow (as `temporal workflow cancel` does), which finishes the delivery as failed / `cancelled` and ' +
+        'publishes `v1.webhook.delivery_failed`. Answers 200 once the delivery says so (within a few seconds), or 202 with the delivery as it stands ' +
+        'when no worker has finished it yet (the cancellation stays requested). 409 when the delivery has already ended, or was delivered first.',
+      tags,
+      access: 'tenant',
+      request: { params: deliveryParams },
+      responses: {
+        200: { description: 'The delivery, ended failed (cancelled)', schema: deliverySchema },
+        202: { description: 'Cancellation requested; the delivery has not ended yet', schema: deliverySchema },
+      },
+      errors: [404, 409],
+      before: [scope],
+    },
+    async ({ params }, _request, response) => {
+      const { delivery, ended } = await cancelDelivery(deps, { tenantId: tenantOf(response).id, deliveryId: params.delivery_id });
+      response.status(ended ? 200 : 202).json(deliveryView(delivery));
+    },
+  );
+
+  defineRoute(
+    router,
+    {
+      method: 'post',
+      path: '/v1/tenants/:tenant_id/deliveries/:delivery_id/retry',
+      summary: 'Run the next attempt of a delivery waiting for a retry now, and answer its outcome',
+      description:
+        "The delivery workflow's `retryNow` update (`temporal workflow update execute --name retryNow`): the wait is cut short, the next attempt runs " +
+        'at once and its outcome is the answer: `status` delivered, retrying (failed; the next retry is scheduled) or failed (it was the last). ' +
+        '409 when the delivery is not waiting for a retry: delivered, failed, or attempting right now.',
+      tags,
+      access: 'tenant',
+      request: { params: deliveryParams },
+      responses: {
+        200: {
+          description: 'The attempt it ran',
+          schema: z
+            .object({
+              attempt: z.number().int(),
+              status_code: z.number().int().nullable(),
+              status: z.enum(deliveryStatuses),
+              error: z.string().optional(),
+            })
+            .openapi('RetryNowOutcome'),
+        },
+      },
+      errors: [404, 409],
+      before: [scope],
+    },
+    async ({ params }, _request, response) => {
+      response.json(await retryDeliveryNow(deps, { tenantId: tenantOf(response).id, deliveryId: params.delivery_id }));
     },
   );
 
