@@ -7,6 +7,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY workflows ./workflows
 COPY activities ./activities
+COPY portal ./portal
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim

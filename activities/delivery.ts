@@ -3,7 +3,7 @@ import type { ActivityDeps } from './index.js';
 import { loadEndpointForDelivery } from '../src/core/endpoints.js';
 import type { HttpAttemptResult } from '../src/core/http-delivery.js';
 import { nextRetryDelayMs, parseRetryAfter, retryDelaysMs, type RetrySchedule } from '../src/core/retry-schedule.js';
-import { sendSignedRequest } from '../src/core/signed-request.js';
+import { deliveryEnvelopeContent, sendSignedRequest } from '../src/core/signed-request.js';
 import { publishOperationalEvent } from '../src/core/publish.js';
 import {
   claimAttempt,
@@ -109,15 +109,7 @@ export function createDeliveryActivities(deps: ActivityDeps) {
       try {
         ({ result } = await sendSignedRequest(
           endpoint,
-          {
-            eventId: delivery.event_id,
-            deliveryId: delivery.id,
-            eventType: delivery.event_type,
-            schemaVersion: delivery.schema_version,
-            traceId: delivery.trace_id,
-            createdAt: delivery.created_at,
-            data: delivery.data,
-          },
+          deliveryEnvelopeContent(delivery),
           {
             extraProfiles: deps.extraSignatureProfiles,
             // The SDK cancels a stopping worker's activities after the grace time, not its local ones: Herald does.

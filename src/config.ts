@@ -2,6 +2,7 @@ import { z } from 'zod';
 import path from 'node:path';
 import { builtInProfileNames, signatureProfileSchema } from './core/signing.js';
 import { parseCidr } from './core/url-policy.js';
+import { durationPattern, parseDuration } from './core/durations.js';
 
 /**
  * Every setting Herald reads, from the environment, in one schema.
@@ -10,6 +11,13 @@ import { parseCidr } from './core/url-policy.js';
 const booleanFromEnv = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+/** A duration setting (`15m`, `8h`, `2d`, or a number of milliseconds) in milliseconds. */
+const durationSetting = z
+  .string()
+  .trim()
+  .refine((text) => /^\d+$/.test(text) || durationPattern.test(text), 'must be a duration such as 30m, 8h or 2d (or milliseconds)')
+  .transform((text) => (/^\d+$/.test(text) ? Number(text) : parseDuration(text)));
 
 const port = z.coerce.number().int().min(0).max(65535);
 
@@ -66,6 +74,15 @@ export const configSchema = z.object({
       return entries;
     })
     .default(false),
+  /** How long a portal session lasts once its link is opened (`8h`, `30m`). */
+  HERALD_PORTAL_SESSION_TTL: durationSetting.prefault('8h'),
+  /** The portal's built files (`npm run build:portal`; `herald dev` builds them on first start). */
+  HERALD_PORTAL_DIR: z.string().default(path.resolve('dist/portal')),
+  /**
+   * The address customers reach Herald at (`https://webhooks.example.com`), used in portal links. Unset: the address
+   * the request that asked for the link came to.
+   */
+  HERALD_PUBLIC_URL: z.string().url().optional(),
   /** Deepest nesting of arrays and objects a JSON request body may have (422 too_deep beyond, before it is parsed). */
   HERALD_MAX_JSON_DEPTH: z.coerce.number().int().min(8).max(1000).default(64),
   /** Test sends (`POST …/endpoints/:id/test` and `/v1/webhooks/test`) per tenant per minute. */

@@ -287,7 +287,7 @@ describe('endpoints', () => {
     expect(answers.filter((answer) => answer.status === 409)).toHaveLength(4);
   });
 
-  it('lists endpoints a page at a time, in creation order', async () => {
+  it('lists endpoints a page at a time, in creation order, all or only active or disabled ones', async () => {
     const owner = await createTenant(call);
     const path = `/v1/tenants/${owner.id}/endpoints`;
     const ids: string[] = [];
@@ -299,6 +299,16 @@ describe('endpoints', () => {
     expect(second.body.data.map((endpoint: { id: string }) => endpoint.id)).toEqual(ids.slice(2, 4));
     const last = await call('GET', `${path}?limit=2&cursor=${second.body.next_cursor}`, { key: owner.apiKey });
     expect(last.body).toMatchObject({ data: [expect.objectContaining({ id: ids[4] })], next_cursor: null });
+
+    // ?active=false lists the disabled ones only (the portal's status filter), ?active=true the others; paged alike.
+    for (const id of [ids[1], ids[3]]) await call('POST', `${path}/${id}/disable`, { key: owner.apiKey, body: {} });
+    const disabled = await call('GET', `${path}?active=false&limit=1`, { key: owner.apiKey });
+    expect(disabled.body).toMatchObject({ data: [expect.objectContaining({ id: ids[1], active: false })], next_cursor: ids[1] });
+    const nextDisabled = await call('GET', `${path}?active=false&limit=1&cursor=${ids[1]}`, { key: owner.apiKey });
+    expect(nextDisabled.body.data.map((endpoint: { id: string }) => endpoint.id)).toEqual([ids[3]]);
+    const active = await call('GET', `${path}?active=true`, { key: owner.apiKey });
+    expect(active.body.data.map((endpoint: { id: string }) => endpoint.id)).toEqual([ids[0], ids[2], ids[4]]);
+    expect((await call('GET', `${path}?active=maybe`, { key: owner.apiKey })).status).toBe(422);
   });
 
   describe('PATCH', () => {

@@ -148,7 +148,15 @@ describe('tenant isolation', () => {
     // The walks above iterate documentedRoutes(): the same operations as the document.
     expect(operations.map((operation) => operation.key).sort()).toEqual(documentedRoutes().map((route) => `${route.method} ${route.path}`).sort());
     const access = new Map(documentedRoutes().map((route) => [`${route.method} ${route.path}`, route.access]));
-    expect(operations.filter((operation) => operation.public).map((operation) => operation.key).sort()).toEqual(['get /healthz', 'get /openapi.json', 'get /readyz']);
+    // Public to keys: the portal's session routes, which act only on the session its cookie (or link token) names.
+    expect(operations.filter((operation) => operation.public).map((operation) => operation.key).sort()).toEqual([
+      'delete /portal/session',
+      'get /healthz',
+      'get /openapi.json',
+      'get /portal/session',
+      'get /readyz',
+      'post /portal/session',
+    ]);
     // Tenant keys may call these without naming a tenant: the shared event catalog, and test sends to a URL given in the body.
     const unscoped = operations.filter((operation) => !operation.public && access.get(operation.key) === 'tenant' && !operation.key.includes(':tenant_id'));
     expect(unscoped.map((operation) => operation.key).sort()).toEqual(['get /v1/event-types', 'get /v1/event-types/:name', 'post /v1/webhooks/test']);

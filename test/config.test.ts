@@ -33,6 +33,13 @@ describe('configuration from the environment', () => {
     expect(() => loadConfig({ ...valid, HERALD_SIGNATURE_PROFILES: JSON.stringify({ timestamped: profile }) })).toThrow(/HERALD_SIGNATURE_PROFILES: "timestamped" is a built-in profile and cannot be redefined/);
   });
 
+  it('reads duration settings with a unit or as milliseconds (how test processes pass them on), and names a bad one', () => {
+    expect(loadConfig(valid).HERALD_PORTAL_SESSION_TTL).toBe(8 * 3_600_000);
+    expect(loadConfig({ ...valid, HERALD_PORTAL_SESSION_TTL: '30m' }).HERALD_PORTAL_SESSION_TTL).toBe(1_800_000);
+    expect(loadConfig({ ...valid, HERALD_PORTAL_SESSION_TTL: '1800000' }).HERALD_PORTAL_SESSION_TTL).toBe(1_800_000);
+    expect(() => loadConfig({ ...valid, HERALD_PORTAL_SESSION_TTL: 'a while' })).toThrow(/HERALD_PORTAL_SESSION_TTL: must be a duration such as 30m/);
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ ...valid, TEMPORAL_NAMESPACE: '' }).TEMPORAL_NAMESPACE).toBe('default');
   });

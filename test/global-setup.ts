@@ -5,6 +5,7 @@ import type { TestProject } from 'vitest/node';
 import { startLocalPostgres, type LocalPostgres } from '../src/stack/postgres.js';
 import { ensureTemporalCli, startTemporalDevServer, type TemporalDevServer } from '../src/stack/temporal.js';
 import { bundleHeraldWorkflows } from '../src/worker/worker.js';
+import { buildPortal } from '../portal/build.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -22,6 +23,8 @@ export default async function setup(project: TestProject) {
   let postgres: LocalPostgres | undefined;
   let temporal: TemporalDevServer | undefined;
   const started = Date.now();
+  // The portal's pages, which the API serves from dist/portal (HERALD_PORTAL_DIR's default).
+  await buildPortal();
   const cli = await ensureTemporalCli((line) => console.log(line));
   const adminUrl = process.env.DATABASE_URL ?? (postgres = await startLocalPostgres({ dataDir: path.join(folder, 'pg') })).url('postgres');
   temporal = await startTemporalDevServer({ cli, headless: true, quiet: true, logLevel: 'error' });

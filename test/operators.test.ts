@@ -303,7 +303,8 @@ describe('operators: inspect, replay, recover, test', () => {
           const replayed = (await stack.sql<{ count: number }[]>`select count(*)::int as count from deliveries where recovery_id = ${started.recovery_id}`)[0]!.count;
           return replayed >= 25 ? replayed : undefined;
         },
-        60_000,
+        // A spawned worker bundles the workflows first: slow on a loaded machine.
+        120_000,
         'the spawned worker to replay a few batches',
       );
       doomed.kill('SIGKILL');

@@ -14,7 +14,7 @@ import { repositoryRoot } from './helpers/run-node.js';
 
 /**
  * `npm run start:api` and `npm run start:worker` as production runs them: from what `npm run build` wrote into dist/,
- * in a copy of what the Dockerfile copies (package.json, the tsconfigs, src, workflows, activities; node_modules
+ * in a copy of what the Dockerfile copies (package.json, the tsconfigs, src, workflows, activities, portal; node_modules
  * linked), so the repository's own dist/ is neither needed nor touched. Both run against this run's PostgreSQL and
  * Temporal: the API answers /healthz and /readyz, and the worker runs a ping workflow on its task queue.
  */
@@ -74,7 +74,7 @@ async function stopGroup(child: ChildProcess, timeoutMs = 30_000): Promise<void>
 
 beforeAll(async () => {
   project = await mkdtemp(path.join(os.tmpdir(), 'herald-build-'));
-  for (const entry of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'workflows', 'activities']) {
+  for (const entry of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'workflows', 'activities', 'portal']) {
     await cp(path.join(repositoryRoot, entry), path.join(project, entry), { recursive: true });
   }
   await symlink(path.join(repositoryRoot, 'node_modules'), path.join(project, 'node_modules'));

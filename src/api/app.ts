@@ -14,6 +14,7 @@ import { tenantRoutes } from './routes/tenants.js';
 import { eventRoutes } from './routes/events.js';
 import { deliveryRoutes } from './routes/deliveries.js';
 import { operationRoutes } from './routes/operations.js';
+import { portalRoutes } from './routes/portal.js';
 
 export interface ApiDeps {
   config: Config;
@@ -37,6 +38,7 @@ export const routeModules: RouteModule[] = [
   eventRoutes,
   deliveryRoutes,
   operationRoutes,
+  portalRoutes,
 ];
 
 const readinessSchema = z
@@ -64,6 +66,12 @@ export function createApp(deps: ApiDeps): Express {
   app.set('etag', false);
   // Whose X-Forwarded-For is believed (HERALD_TRUST_PROXY, default nobody's): the client address counts failed logins.
   app.set('trust proxy', deps.config.HERALD_TRUST_PROXY);
+
+  // Every answer is JSON or a page of ours: never let a browser guess another type.
+  app.use((_request, response, next) => {
+    response.setHeader('x-content-type-options', 'nosniff');
+    next();
+  });
 
   app.get('/healthz', (_request, response) => {
     response.json({ status: 'ok' });

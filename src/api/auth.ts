@@ -5,13 +5,25 @@ import { hashApiKey, safeEqual } from '../core/crypto.js';
 import { authFailureSubjects, createRateWindows } from '../core/rate-windows.js';
 import { NotFound } from '../core/errors.js';
 import { HttpError, forbidden } from './errors.js';
+import { parseCookie } from 'cookie';
+import { findPortalSession, noSessionMessage, type PortalSession } from '../core/portal-sessions.js';
 
 /**
- * Who is calling: the administrator (HERALD_ADMIN_KEY, acts on everything) or a tenant (an `sk_` key
- * stored as a SHA-256 hash in api_keys, acts on its own tenant only). Another tenant's resources are
- * answered 404, exactly like missing ones, so keys cannot probe for ids; admin-only actions are 403.
+ * Who is calling: the administrator (HERALD_ADMIN_KEY, acts on everything), a tenant (an `sk_` key
+ * stored as a SHA-256 hash in api_keys, acts on its own tenant only), or a tenant's portal session (a cookie; acts
+ * as the tenant, minus minting keys and links). Another tenant's resources are answered 404, exactly like missing
+ * ones, so keys cannot probe for ids; admin-only actions are 403.
  */
-export type Principal = { kind: 'admin' } | { kind: 'tenant'; tenantId: string; keyId: string };
+export type Principal =
+  | { kind: 'admin' }
+  | { kind: 'tenant'; tenantId: string; keyId: string }
+  /** A portal session (src/core/portal-sessions.ts): a tenant's customer in a browser, by cookie. */
+  | { kind: 'portal'; tenantId: string; session: PortalSession };
+
+/** The cookie a portal session lives in (HttpOnly, SameSite=Strict, Path=/). */
+export const portalCookieName = 'herald_portal';
+/** The header every state-changing portal request carries, with its session's CSRF token. */
+export const csrfHeaderName = 'x-csrf-token';
 
 export interface TenantRow {
   id: string;
@@ -58,6 +70,16 @@ export function authenticate(deps: { sql: Sql; config: Pick<Config, 'HERALD_ADMI
       next();
       return;
     }
+    // No key: a portal session's cookie, if the browser sent one (a key, valid or not, always wins).
+    const sessionToken = token ? undefined : portalSessionToken(request);
+    if (sessionToken) {
+      const session = await findPortalSession(deps.sql, sessionToken);
+      if (!session) throw new HttpError(401, 'no_session', noSessionMessage);
+      checkPortalRequest(request, session);
+      response.locals.principal = { kind: 'portal', tenantId: session.tenant_id, session } satisfies Principal;
+      next();
+      return;
+    }
     response.setHeader('www-authenticate', 'Bearer');
     const verdict = await failures.hit(authFailureSubjects(request.ip ?? request.socket.remoteAddress ?? 'unknown', token));
     if (verdict.limited) {
@@ -67,6 +89,28 @@ export function authenticate(deps: { sql: Sql; config: Pick<Config, 'HERALD_ADMI
     }
     throw unauthorizedError(token ? 'The API key is not valid' : 'Send an API key as Authorization: Bearer <key>');
   };
+}
+
+/** The portal session token of the request's cookie, if any. */
+export function portalSessionToken(request: Request): string | undefined {
+  const header = request.headers.cookie;
+  return header ? parseCookie(header)[portalCookieName] || undefined : undefined;
+}
+
+const readMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * What a cookie alone cannot be trusted with. A request that changes something must carry the session's CSRF token
+ * in a header, which another site's page cannot read or set (SameSite=Strict is the first line, this the second),
+ * and a read-only session changes nothing: both refused here, on the server, whatever the page shows.
+ */
+export function checkPortalRequest(request: Request, session: PortalSession): void {
+  if (readMethods.has(request.method)) return;
+  const presented = request.headers[csrfHeaderName];
+  if (typeof presented !== 'string' || !safeEqual(Buffer.from(presented), Buffer.from(session.csrf_token))) {
+    throw new HttpError(403, 'csrf_failed', `A change from the portal must carry its session's ${csrfHeaderName} header`);
+  }
+  if (session.read_only) throw new HttpError(403, 'read_only', 'This portal session is read-only; ask for a portal link that can make changes');
 }
 
 export function principalOf(response: Response): Principal {
@@ -79,6 +123,15 @@ export function principalOf(response: Response): Principal {
 export function canActOnTenant(principal: Principal, tenantId: string): boolean {
   return principal.kind === 'admin' || principal.tenantId === tenantId;
 }
+
+/** The tenant a principal belongs to; undefined for the admin. */
+export const principalTenantId = (principal: Principal): string | undefined => (principal.kind === 'admin' ? undefined : principal.tenantId);
+
+/** 403 for portal sessions: minting API keys and portal links needs a key (a customer's browser never holds one). */
+export const requireApiKey: RequestHandler = (_request, response, next) => {
+  if (principalOf(response).kind === 'portal') throw forbidden('This action needs an API key; a portal session cannot do it');
+  next();
+};
 
 /** 403 for tenant keys: creating tenants, listing them, writing the event catalog. */
 export const requireAdmin: RequestHandler = (_request, response, next) => {

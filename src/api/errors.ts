@@ -1,7 +1,8 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
-import { DomainError, Invalid, isDependencyUnavailable } from '../core/errors.js';
+import { DomainError, Invalid, Unauthenticated, isDependencyUnavailable } from '../core/errors.js';
 import type { Logger } from '../logger.js';
+import type { PortalAccessRefused } from '../core/portal-sessions.js';
 import { fieldIssues } from './validation.js';
 
 export type ErrorCode =
@@ -18,7 +19,10 @@ export type ErrorCode =
   | 'too_deep'
   | 'rate_limited'
   | 'unavailable'
-  | 'internal';
+  | 'internal'
+  | 'csrf_failed'
+  | 'read_only'
+  | PortalAccessRefused['problem'];
 
 /**
  * An HTTP-only error the API answers with as is: `{"error": {code, message, details}}` under `status`. For what only
@@ -79,10 +83,12 @@ const statusOfDomainError = {
   limit_reached: [409, 'conflict'],
   not_found: [404, 'not_found'],
   unavailable: [503, 'unavailable'],
+  unauthenticated: [401, 'unauthorized'],
 } as const satisfies Record<DomainError['kind'], readonly [number, ErrorCode]>;
 
 /** The one mapping of core's domain errors to HTTP, and so the one way a 422 `validation_failed` is built. */
 function fromDomainError(error: DomainError): HttpError {
   const [status, code] = statusOfDomainError[error.kind];
-  return new HttpError(status, code, error.message, error.details);
+  // A refused credential says which refusal it is (link_expired, no_session), so a page can say what to do.
+  return new HttpError(status, error instanceof Unauthenticated ? (error.code as ErrorCode) : code, error.message, error.details);
 }

@@ -52,8 +52,11 @@ export interface RouteSpec<S extends RequestSchemas> {
   summary: string;
   description?: string;
   tags: string[];
-  /** Who may call the route, for the document (enforced by `before`). */
-  access: 'admin' | 'tenant' | 'public';
+  /**
+   * Who may call the route, for the document (enforced by `before`): `tenant` a tenant's key, the admin key or the
+   * tenant's portal session; `key` the same without portal sessions (requireApiKey); `admin` the admin key only.
+   */
+  access: 'admin' | 'key' | 'tenant' | 'public';
   request?: S;
   /** Success responses: status → description and body schema (none for 204). */
   responses: Record<number, { description: string; schema?: ZodType }>;
@@ -75,7 +78,7 @@ export function documentRoute<S extends RequestSchemas>(spec: RouteSpec<S>): voi
   if (pathParams.length > 0 && !request.params) throw new Error(`${spec.method.toUpperCase()} ${spec.path}: path parameters need a params schema`);
   const errors = new Set(spec.errors ?? []);
   if (spec.access !== 'public') [401, 429].forEach((status) => errors.add(status));
-  if (spec.access === 'admin') errors.add(403);
+  if (spec.access === 'admin' || spec.access === 'key') errors.add(403);
   if (request.params || request.query || request.body) errors.add(422);
   if (request.body) [400, 413, 415].forEach((status) => errors.add(status));
 
@@ -92,7 +95,9 @@ export function documentRoute<S extends RequestSchemas>(spec: RouteSpec<S>): voi
     method: spec.method,
     path: openApiPath(spec.path),
     summary: spec.summary,
-    description: spec.description ?? (spec.access === 'admin' ? 'Admin key only.' : undefined),
+    description: [spec.description, { admin: 'Admin key only.', key: 'An API key only (a tenant key or the admin key): portal sessions get 403.' }[spec.access as string]]
+      .filter(Boolean)
+      .join('\n\n') || undefined,
     tags: spec.tags,
     security: spec.access === 'public' ? [] : [{ bearerAuth: [] }],
     'x-herald-access': spec.access,

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -85,6 +86,14 @@ export async function runDev(): Promise<void> {
     };
     const config = loadConfig(env);
 
+    // The portal's pages, built once (npm run build:portal rebuilds them).
+    if (!existsSync(path.join(config.HERALD_PORTAL_DIR, 'index.html'))) {
+      console.log('Portal       building its pages (first start)…');
+      const build = spawnHeraldProcess('portal/build.ts', { ...process.env, HERALD_PORTAL_DIR: config.HERALD_PORTAL_DIR }, 'portal build');
+      const code = await new Promise<number | null>((resolve) => build.once('exit', resolve));
+      if (code !== 0) throw new Error('building the portal failed (see above); try `npm run build:portal`');
+    }
+
     started.children.push(spawnHeraldProcess('src/worker/main.ts', env, 'worker'));
     started.children.push(spawnHeraldProcess('src/api/main.ts', env, 'api'));
     const apiUrl = `http://${config.HERALD_API_HOST}:${apiPort}`;
@@ -110,7 +119,8 @@ export async function runDev(): Promise<void> {
       database_url: databaseUrl,
     };
     await writeDevInfo(home, info);
-    printBanner(info);
+    const portalLink = await apiRequester({ url: apiUrl, key: devTenant.api_key })<{ url: string }>('POST', `/v1/tenants/${devTenant.tenant_id}/portal-sessions`, { expires_in: '1h' });
+    printBanner(info, portalLink.url);
     await Promise.race(started.children.map((child) => new Promise((resolve) => child.once('exit', resolve))));
     if (stopping) return;
     console.error('A Herald process exited; stopping the stack.');
@@ -123,11 +133,13 @@ export async function runDev(): Promise<void> {
   }
 }
 
-function printBanner(info: DevInfo) {
+function printBanner(info: DevInfo, portalUrl: string) {
   console.log(`
 Herald is running.
 
   API            ${info.api_url}   (OpenAPI: ${info.api_url}/openapi.json, docs: ${info.api_url}/docs)
+  Portal         ${portalUrl}
+                 (the Dev tenant's webhook portal: opens once within the hour; \`./bin/herald portal\` prints a new link)
   Temporal UI    ${info.web_ui_url}
   Temporal gRPC  ${info.temporal_address}  namespace ${info.temporal_namespace}
   Admin API key  ${info.admin_key}

@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { readDevInfo } from '../stack/dev-files.js';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseSince, sinceMessage } from '../core/replay.js';
 import { apiRequester, resolveApiTarget, type ApiRequest } from './api-client.js';
@@ -97,6 +99,27 @@ export function registerOperatorCommands(program: Command): void {
   registerRetryNowCommand(program.commands.find((command) => command.name() === 'deliveries')!);
   registerReplayCommands(program);
   registerEventCommands(program);
+  registerPortalCommand(program);
+}
+
+function registerPortalCommand(program: Command): void {
+  program
+    .command('portal')
+    .description("print a fresh one-time link to a tenant's webhook portal (for the tenant's customer, or you)")
+    .argument('[tenant_id]', 'the tenant (default: HERALD_TENANT, or the Dev tenant of herald dev)')
+    .option('--expires-in <duration>', 'how long the link may be opened, once (15m, 2h, at most 7d)', '15m')
+    .option('--read-only', 'a session that can look but not change anything')
+    .option('--json', 'print the API answer as JSON')
+    .action(
+      operatorAction(async ({ api, options, args }) => {
+        const tenantId = args[0] ?? process.env.HERALD_TENANT ?? (await readDevInfo(path.resolve(process.env.HERALD_HOME ?? '.herald')))?.dev_tenant_id;
+        if (!tenantId) throw new Error('which tenant? pass a tenant id, or set HERALD_TENANT');
+        const link = await api('POST', `/v1/tenants/${enc(tenantId)}/portal-sessions`, { expires_in: options.expiresIn, read_only: Boolean(options.readOnly) });
+        if (options.json) return printJson(link);
+        console.log(link.url);
+        console.error(`opens once, until ${link.expires_at}${link.read_only ? ' (read-only)' : ''}`);
+      }),
+    );
 }
 
 function registerEndpointCommands(program: Command): void {

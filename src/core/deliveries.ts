@@ -85,6 +85,16 @@ export async function getDelivery(sql: Sql, tenantId: string, deliveryId: string
   return row;
 }
 
+/** What a delivery sends (its event, as stored) and when its latest attempt started: for showing the request as sent. */
+export async function deliveryContent(sql: Sql, tenantId: string, deliveryId: string) {
+  const [row] = await sql<(Omit<ClaimedDelivery, 'attempts' | 'previous_status' | 'last_status_code'> & { last_attempt_at: Date | null })[]>`
+    select d.id, d.tenant_id, d.endpoint_id, e.id as event_id, e.event_type, e.schema_version, e.trace_id, e.created_at, e.data,
+           (select max(a.started_at) from attempts a where a.delivery_id = d.id and a.kind = 'delivery') as last_attempt_at
+    from deliveries d join events e on e.id = d.event_id
+    where d.tenant_id = ${tenantId} and d.id = ${deliveryId}`;
+  return row;
+}
+
 /** Every delivery of an event, replays included, in id order. */
 export async function listEventDeliveries(sql: Sql, eventId: string): Promise<DeliveryView[]> {
   return sql<DeliveryView[]>`select ${deliveryColumns(sql)} from deliveries where event_id = ${eventId} order by id`;

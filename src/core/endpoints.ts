@@ -177,10 +177,11 @@ export async function getEndpoint(sql: Sql, box: SecretBox, tenantId: string, en
 }
 
 /** Up to `limit` endpoints of a tenant after `cursor` (an endpoint id), in id order. */
-export async function listEndpoints(sql: Sql, box: SecretBox, tenantId: string, page: { limit: number; cursor?: string }): Promise<EndpointRecord[]> {
+export async function listEndpoints(sql: Sql, box: SecretBox, tenantId: string, page: { limit: number; cursor?: string; active?: boolean }): Promise<EndpointRecord[]> {
   const rows = await sql<EndpointRow[]>`
     select ${columns(sql)} from endpoints e
     where e.tenant_id = ${tenantId} and e.deleted_at is null ${page.cursor ? sql`and e.id > ${page.cursor}` : sql``}
+      ${page.active === undefined ? sql`` : sql`and e.active = ${page.active}`}
     order by e.id limit ${page.limit}`;
   return rows.map((row) => toRecord(row, box));
 }

@@ -12,7 +12,7 @@ export interface FieldIssue {
 }
 
 export abstract class DomainError extends Error {
-  abstract readonly kind: 'invalid' | 'conflict' | 'limit_reached' | 'not_found' | 'unavailable';
+  abstract readonly kind: 'invalid' | 'conflict' | 'limit_reached' | 'not_found' | 'unavailable' | 'unauthenticated';
   constructor(
     message: string,
     readonly details: unknown = null,
@@ -51,6 +51,17 @@ export class NotFound extends DomainError {
   readonly kind = 'not_found';
   constructor(what: string) {
     super(`${what} not found`);
+  }
+}
+
+/** The credential presented (a portal link, a portal session) opens nothing; `code` says why (`link_expired`). */
+export class Unauthenticated extends DomainError {
+  readonly kind = 'unauthenticated';
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
   }
 }
 

@@ -11,6 +11,7 @@ export const idPrefixes = {
   trace: 'trc',
   recovery: 'rcv',
   secret: 'sec',
+  portalSession: 'pss',
 } as const;
 
 export type IdKind = keyof typeof idPrefixes;

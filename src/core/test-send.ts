@@ -17,6 +17,8 @@ export interface TestSendResult {
   status_code: number | null;
   duration_ms: number;
   response_excerpt: string;
+  /** The headers of the response (the ones attempts record too). */
+  response_headers: Record<string, string>;
   signature_headers: Record<string, string>;
   error_class: string | null;
   error_message: string | null;
@@ -43,6 +45,7 @@ export async function sendTestWebhook(target: SignedRequestTarget, options: Test
     status_code: result.statusCode,
     duration_ms: result.durationMs,
     response_excerpt: result.body.slice(0, excerptChars),
+    response_headers: result.headers,
     signature_headers: signatureHeaders,
     error_class: result.errorClass,
     error_message: result.errorMessage,

@@ -23,14 +23,18 @@ export function apiClient(stack: Pick<TestStack, 'apiUrl' | 'adminKey'>) {
     let payload: string | undefined = options.rawBody;
     if (payload === undefined && options.body !== undefined) payload = JSON.stringify(options.body);
     if (payload !== undefined) headers['content-type'] = 'application/json';
-    const response = await fetch(`${stack.apiUrl}${path}`, { method, headers: { ...headers, ...options.headers }, body: payload });
-    const text = await response.text();
-    let body: any = text;
-    try {
-      body = text ? JSON.parse(text) : undefined;
-    } catch {}
-    return { status: response.status, body, headers: response.headers };
+    return readAnswer(await fetch(`${stack.apiUrl}${path}`, { method, headers: { ...headers, ...options.headers }, body: payload }));
   };
+}
+
+/** A fetch response as an ApiAnswer: the body parsed as JSON when it is JSON, else its text. */
+export async function readAnswer(response: Response): Promise<ApiAnswer> {
+  const text = await response.text();
+  let body: any = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {}
+  return { status: response.status, body, headers: response.headers };
 }
 
 export type ApiCall = ReturnType<typeof apiClient>;

@@ -11,6 +11,8 @@ import { deliveryFailureTypes, deliveryWorkflowId, progressQuery, terminatedFail
 import { queryLive } from '../../temporal/live-query.js';
 import { cancelDelivery } from '../../core/delivery-operations.js';
 import { retryDeliveryNow } from '../../core/retry-now.js';
+import { deliveryRequestAsSent } from '../../core/request-preview.js';
+import { createSecretBox } from '../../core/crypto.js';
 
 /** Every failure_reason a delivery can end with: its workflow's failure types, and a termination found by the sweeper. */
 const failureReasons = [...(Object.keys(deliveryFailureTypes) as (keyof typeof deliveryFailureTypes)[]), terminatedFailureReason] as const;
@@ -71,6 +73,16 @@ export const deliveryView = (row: DeliveryView) => {
 };
 const attemptView = (row: AttemptView) => row;
 
+const requestAsSentSchema = z
+  .object({
+    method: z.literal('POST'),
+    url: z.string(),
+    headers: z.record(z.string(), z.string()).openapi({ description: 'Signatures and custom header values masked (`****abcd`)' }),
+    body: z.string().openapi({ description: 'The exact bytes sent' }),
+    signed_at: z.string().openapi({ format: 'date-time', description: "The signing timestamp: the latest attempt's start" }),
+  })
+  .openapi('RequestAsSent');
+
 const deliveryParams = tenantIdParams.extend({ delivery_id: z.string().max(100) });
 const endpointParams = tenantIdParams.extend({ endpoint_id: z.string().max(100) });
 
@@ -78,6 +90,7 @@ export function deliveryRoutes(deps: ApiDeps): express.Router {
   const router = express.Router();
   const { sql } = deps;
   const scope = tenantScope(deps);
+  const secretBox = createSecretBox(deps.config.HERALD_ENCRYPTION_KEY);
   const tags = ['Deliveries'];
 
   defineRoute(
@@ -107,6 +120,28 @@ export function deliveryRoutes(deps: ApiDeps): express.Router {
       const tenant = tenantOf(response);
       const rows = await listDeliveries(sql, tenant.id, { ...query, limit: query.limit + 1 });
       response.json(toPage(rows, query, (row) => row.id, deliveryView));
+    },
+  );
+
+  defineRoute(
+    router,
+    {
+      method: 'get',
+      path: '/v1/tenants/:tenant_id/deliveries/:delivery_id/request',
+      summary: 'The request a delivery sends, as sent (its latest attempt, or its next one)',
+      description:
+        'The URL, every header and the exact body, built by the code that sends it. The signatures and the values of ' +
+        "the endpoint's custom headers are masked to their last 4 characters; the signature is recomputed with the current secret.",
+      tags,
+      access: 'tenant',
+      request: { params: deliveryParams },
+      responses: { 200: { description: 'The request', schema: requestAsSentSchema } },
+      errors: [404],
+      before: [scope],
+    },
+    async ({ params }, _request, response) => {
+      const request = await deliveryRequestAsSent({ sql, secretBox, extraProfiles: deps.config.HERALD_SIGNATURE_PROFILES }, tenantOf(response).id, params.delivery_id);
+      response.json({ ...request, signed_at: request.signed_at.toISOString() });
     },
   );
 

@@ -237,6 +237,14 @@ function mergeSettings(current: EndpointRecord, patch: UpdateBody): EndpointSett
   };
 }
 
+const endpointListQuerySchema = paginationQuerySchema.extend({
+  active: z
+    .enum(['true', 'false'])
+    .transform((value) => value === 'true')
+    .optional()
+    .openapi({ description: 'Only active (true) or only disabled (false) endpoints' }),
+});
+
 export function endpointRoutes(deps: ApiDeps): express.Router {
   const router = express.Router();
   const { sql, config } = deps;
@@ -290,13 +298,13 @@ export function endpointRoutes(deps: ApiDeps): express.Router {
       summary: "List the tenant's endpoints",
       tags,
       access: 'tenant',
-      request: { params: tenantIdParams, query: paginationQuerySchema },
+      request: { params: tenantIdParams, query: endpointListQuerySchema },
       responses: { 200: { description: 'A page of endpoints, secrets masked', schema: pageSchema(endpointWithHealthSchema, 'EndpointPage') } },
       errors: [404],
       before: [scope],
     },
     async ({ params, query }, _request, response) => {
-      const rows = await listEndpoints(sql, box, params.tenant_id, { limit: rowsToFetch(query), cursor: query.cursor });
+      const rows = await listEndpoints(sql, box, params.tenant_id, { limit: rowsToFetch(query), cursor: query.cursor, active: query.active });
       const health = await healthSummaries(healthDeps, rows.slice(0, query.limit));
       response.json(toPage(rows, query, (row) => row.id, (row) => ({ ...view(row), health: health.get(row.id)! })));
     },

@@ -1,6 +1,6 @@
 import express, { type RequestHandler } from 'express';
 import type { ApiDeps } from '../app.js';
-import { principalOf, tenantOf, tenantScope } from '../auth.js';
+import { principalOf, principalTenantId, tenantOf, tenantScope } from '../auth.js';
 import { Invalid, NotFound } from '../../core/errors.js';
 import { HttpError } from '../errors.js';
 import { defineRoute, withOpenApi, z } from '../openapi.js';
@@ -73,6 +73,7 @@ const testResultSchema = z
     status_code: z.number().int().nullable(),
     duration_ms: z.number().int(),
     response_excerpt: z.string().openapi({ description: 'The first 1,000 characters of the response body' }),
+    response_headers: z.record(z.string(), z.string()).openapi({ description: "The response's headers" }),
     signature_headers: z.record(z.string(), z.string()).openapi({ description: 'The headers the signature profile added', example: exampleSignatureHeaders }),
     error_class: z.string().nullable(),
     error_message: z.string().nullable(),
@@ -145,7 +146,7 @@ export function operationRoutes(deps: ApiDeps): express.Router {
   const testSendWindows = createRateWindows(sql, { limit: testSendsPerMinute, windowMs: 60_000 });
   const testSendLimit: RequestHandler = async (request, response, next) => {
     const principal = principalOf(response);
-    const bucket = request.params.tenant_id !== undefined ? tenantOf(response).id : principal.kind === 'admin' ? 'admin' : principal.tenantId;
+    const bucket = request.params.tenant_id !== undefined ? tenantOf(response).id : (principalTenantId(principal) ?? 'admin');
     const taken = await testSendWindows.hit([`test-send:${bucket}`]);
     if (taken.limited) {
       const seconds = Math.max(1, Math.ceil(taken.retryAfterMs / 1000));
@@ -328,7 +329,7 @@ export function operationRoutes(deps: ApiDeps): express.Router {
       }
       const principal = principalOf(response);
       const target = {
-        tenant_id: principal.kind === 'tenant' ? principal.tenantId : 'herald',
+        tenant_id: principalTenantId(principal) ?? 'herald',
         url: body.endpoint_url,
         headers: {},
         signature,

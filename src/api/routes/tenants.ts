@@ -3,7 +3,7 @@ import type { ApiDeps } from '../app.js';
 import type { Sql } from '../../db/client.js';
 import { generateApiKey, hashApiKey } from '../../core/crypto.js';
 import { newId } from '../../core/ids.js';
-import { requireAdmin, tenantOf, tenantScope, type TenantRow } from '../auth.js';
+import { requireAdmin, requireApiKey, tenantOf, tenantScope, type TenantRow } from '../auth.js';
 import { LimitReached, NotFound } from '../../core/errors.js';
 import { defineRoute, z } from '../openapi.js';
 import { afterCursor, pageSchema, paginationQuerySchema, rowsToFetch, toPage } from '../pagination.js';
@@ -181,11 +181,11 @@ export function tenantRoutes(deps: ApiDeps): express.Router {
       description:
         'A tenant may have at most HERALD_MAX_API_KEYS_PER_TENANT (default 20) active keys: one more is 409 `conflict` (details: `max_api_keys`); revoking a key frees a place.',
       tags,
-      access: 'tenant',
+      access: 'key',
       request: { params: tenantIdParams, body: z.object({}).strict().openapi('CreateApiKey') },
       responses: { 201: { description: 'The key, shown once', schema: createdApiKeySchema } },
       errors: [404, 409],
-      before: [scope],
+      before: [requireApiKey, scope],
     },
     async ({ params }, _request, response) => {
       const maxKeys = deps.config.HERALD_MAX_API_KEYS_PER_TENANT;
@@ -210,11 +210,11 @@ export function tenantRoutes(deps: ApiDeps): express.Router {
       path: '/v1/tenants/:tenant_id/api-keys',
       summary: "List the tenant's API keys (masked)",
       tags,
-      access: 'tenant',
+      access: 'key',
       request: { params: tenantIdParams, query: paginationQuerySchema },
       responses: { 200: { description: 'A page of keys, masked to their last four characters', schema: pageSchema(apiKeySchema, 'ApiKeyPage') } },
       errors: [404],
-      before: [scope],
+      before: [requireApiKey, scope],
     },
     async ({ params, query }, _request, response) => {
       const rows = await sql<ApiKeyRow[]>`
@@ -232,11 +232,11 @@ export function tenantRoutes(deps: ApiDeps): express.Router {
       path: '/v1/tenants/:tenant_id/api-keys/:key_id',
       summary: 'Revoke an API key (requests with it get 401 from then on)',
       tags,
-      access: 'tenant',
+      access: 'key',
       request: { params: apiKeyParams },
       responses: { 204: { description: 'Revoked' } },
       errors: [404],
-      before: [scope],
+      before: [requireApiKey, scope],
     },
     async ({ params }, _request, response) => {
       const revoked = await sql`

@@ -1,0 +1,40 @@
+import type { Sql } from '../db/client.js';
+import { maskSecret, type SecretBox } from './crypto.js';
+import { deliveryContent } from './deliveries.js';
+import { loadEndpointForDelivery } from './endpoints.js';
+import { NotFound } from './errors.js';
+import { deliveryEnvelopeContent, prepareSignedRequest } from './signed-request.js';
+import type { SignatureProfile } from './signing.js';
+
+export interface RequestAsSent {
+  method: 'POST';
+  url: string;
+  /** Every header Herald sends; the endpoint's custom header values and the signatures masked to their last 4 characters. */
+  headers: Record<string, string>;
+  /** The exact bytes of the body. */
+  body: string;
+  /** The timestamp the headers were signed with: the latest attempt's start (now, before any attempt). */
+  signed_at: Date;
+}
+
+/**
+ * A delivery's request as Herald sends it (its latest attempt, or its next one): the same envelope and headers, built
+ * by the code that sends it, with what a viewer must not learn masked. Signatures are recomputed with the endpoint's
+ * current secret, so they are masked too: a receiver's team sees the headers' shape, never a usable signature.
+ */
+export async function deliveryRequestAsSent(
+  deps: { sql: Sql; secretBox: SecretBox; extraProfiles?: Record<string, SignatureProfile> },
+  tenantId: string,
+  deliveryId: string,
+): Promise<RequestAsSent> {
+  const delivery = await deliveryContent(deps.sql, tenantId, deliveryId);
+  if (!delivery) throw new NotFound('Delivery');
+  const endpoint = await loadEndpointForDelivery(deps.sql, deps.secretBox, delivery.endpoint_id);
+  if (!endpoint) throw new NotFound('Endpoint');
+  const signedAt = delivery.last_attempt_at ?? new Date();
+  const prepared = prepareSignedRequest(endpoint, deliveryEnvelopeContent(delivery), { extraProfiles: deps.extraProfiles, timestamp: signedAt });
+  const signatureNames = Object.keys(prepared.signatureHeaders).filter((name) => /signature/i.test(name));
+  const secretHeaders = new Set([...Object.keys(endpoint.headers), ...signatureNames].map((name) => name.toLowerCase()));
+  const headers = Object.fromEntries(Object.entries(prepared.headers).map(([name, value]) => [name, secretHeaders.has(name.toLowerCase()) ? maskSecret(value) : value]));
+  return { method: 'POST', url: prepared.url, headers, body: prepared.body, signed_at: signedAt };
+}
