@@ -122,7 +122,9 @@ export function createDeliveryActivities(deps: ActivityDeps) {
       }
 
       const gone = result.statusCode === 410;
-      const isLast = attempt >= maxAttempts || gone;
+      // A template that fails to render fails the same way for the same event: no retry.
+      const templateFailed = result.errorClass === 'template';
+      const isLast = attempt >= maxAttempts || gone || templateFailed;
       const retryAfterMs = result.statusCode !== null && statusesWithRetryAfter.has(result.statusCode) ? parseRetryAfter(result.retryAfter) : undefined;
       const delayMs = result.ok || isLast ? undefined : nextRetryDelayMs(retryDelaysMs(endpoint.retry_schedule), seriesAttempt, { jitter: config.HERALD_RETRY_JITTER, retryAfterMs });
       const nextAttemptAt = delayMs === undefined ? null : new Date(Date.now() + delayMs);
@@ -132,8 +134,8 @@ export function createDeliveryActivities(deps: ActivityDeps) {
 
       // A success while the endpoint has no failure streak changes nothing in its health workflow, so
       // it is not reported: healthy endpoints cost their health workflow nothing.
-      // An attempt cancelled by a stopping worker (`interrupted`) says nothing about the receiver.
-      const reportNeeded = result.errorClass !== 'interrupted' && (!result.ok || recorded?.health_attention !== false);
+      // An attempt cancelled by a stopping worker (`interrupted`), or that never reached it (`template`), says nothing about the receiver.
+      const reportNeeded = result.errorClass !== 'interrupted' && !templateFailed && (!result.ok || recorded?.health_attention !== false);
       if (reportNeeded) await reportAttemptToHealth(deps, endpoint, result.ok, {
         delivery_id: delivery.id,
         attempt,
@@ -149,6 +151,7 @@ export function createDeliveryActivities(deps: ActivityDeps) {
       if (result.ok) return { attempt, status_code: result.statusCode, ...(run ? { max_attempts: maxAttempts } : {}) };
       const message = `attempt ${attempt} failed: ${result.errorMessage}`;
       if (gone) throw ApplicationFailure.nonRetryable(`${message} (410 Gone: the receiver asked to stop)`, nonRetryableDeliveryFailures.endpointGone);
+      if (templateFailed) throw ApplicationFailure.nonRetryable(message, nonRetryableDeliveryFailures.templateError);
       if (!nextAttemptAt) throw ApplicationFailure.create({ message, type: deliveryAttemptFailedType, nonRetryable: true });
       const report: AttemptFailedReport = {
         attempt,

@@ -40,6 +40,7 @@ describe('endpoints', () => {
       secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/]{43}=$/),
       signature: { profile: 'standard-webhooks' },
       envelope: 'herald',
+      template: null,
       retry_schedule: ['5s', '5m', '30m', '2h', '5h', '10h', '10h'],
       timeout: '15s',
       disable_after_failures: 10,

@@ -83,6 +83,16 @@ describe('saved workflow histories', () => {
     // Both paths of the patch replay above: the old one (no marker, Completed) and the new one (Failed).
     expect(new Set(closings)).toEqual(new Set(['EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED', 'EVENT_TYPE_WORKFLOW_EXECUTION_FAILED']));
   });
+  it('keep a delivery failed by its template: the template-error marker, closed Failed as TemplateError', async () => {
+    const { events } = JSON.parse(await readFile(path.join(fixtures, 'template-error-delivery-failed-by-template.json'), 'utf8')) as {
+      events: { eventType: string; markerRecordedEventAttributes?: { markerName?: string; details?: Record<string, { payloads?: { data?: string }[] }> }; workflowExecutionFailedEventAttributes?: { failure?: { applicationFailureInfo?: { type?: string } } } }[];
+    };
+    const patchIds = events
+      .filter((event) => event.markerRecordedEventAttributes?.markerName === 'core_patch')
+      .map((event) => JSON.parse(Buffer.from(event.markerRecordedEventAttributes!.details!['patch-data']!.payloads![0]!.data!, 'base64').toString()).id);
+    expect(patchIds).toContain('template-error');
+    expect(events.at(-1)!.workflowExecutionFailedEventAttributes?.failure?.applicationFailureInfo?.type).toBe('TemplateError');
+  });
 });
 
 const captureLabel = process.env.HERALD_CAPTURE_HISTORIES;
@@ -195,6 +205,21 @@ describe.runIf(captureLabel)('recording workflow histories (HERALD_CAPTURE_HISTO
     await save('replay-delivery-invalid-input', `replay-invalid-${original}`);
     await start('recoverWorkflow', `recover-cli-${endpoint.id}`, { tenant_id: tenant.id, endpoint_id: endpoint.id, since: '1h' });
     await save('recover-operator-input', `recover-cli-${endpoint.id}`);
+  });
+
+  it('records a delivery failed by its template (template-error patch)', async () => {
+    const receiver = await receivers.start();
+    const endpoint = await createEndpoint(call, tenant, {
+      url: receiver.url,
+      event_types: ['v1.case.completed'],
+      retry_schedule: ['1s'],
+      template: { engine: 'liquid', source: '{"text": "{{ data.status }}"}' },
+    });
+    const event = await publish(call, tenant, 'v1.case.completed', { n: 20 });
+    const deliveryId = event.deliveries.find((d: { endpoint_id: string }) => d.endpoint_id === endpoint.id).delivery_id;
+    await waitForDeliveryStatus(call, tenant, deliveryId, ['failed']);
+    await save('delivery-failed-by-template', deliveryWorkflowId(deliveryId));
+    await expectStatus(call('DELETE', `/v1/tenants/${tenant.id}/endpoints/${endpoint.id}`, { key: tenant.apiKey }), 204);
   });
 
   it('records the delivery loop: retried, retried now (retryNow), failed, and resets that send again', async () => {

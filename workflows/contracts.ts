@@ -121,7 +121,15 @@ export const nonRetryableDeliveryFailures = {
   endpointDisabled: 'EndpointDisabled',
   endpointGone: 'EndpointGone',
   deliveryNotFound: 'DeliveryNotFound',
+  /** The endpoint's payload template failed to render (the attempt is recorded with error_class template). */
+  templateError: 'TemplateError',
 } as const;
+
+/**
+ * A delivery whose template failed ends with failure_reason template_error (closing as TemplateError); without the
+ * marker (a history whose workflow code predates it) the same failure is taken for exhausted retries, as it was then.
+ */
+export const templateErrorPatch = 'template-error';
 
 /** Histories started before the first attempt became local replay without it. */
 export const firstAttemptLocalPatch = 'first-attempt-local';
@@ -138,6 +146,7 @@ export const deliveryFailureTypes = {
   endpoint_gone: 'EndpointGone',
   delivery_not_found: 'DeliveryNotFound',
   cancelled: 'Cancelled',
+  template_error: 'TemplateError',
 } as const;
 
 export type DeliveryFailureReason = keyof typeof deliveryFailureTypes;

@@ -26,6 +26,7 @@ import {
   type RetryNowOutcome,
   failedClosesFailedPatch,
   firstAttemptLocalPatch,
+  templateErrorPatch,
   nonRetryableDeliveryFailures,
   progressQuery,
   type AttemptFailedDetails,
@@ -298,7 +299,10 @@ function failureReason(error: unknown, cancellable: boolean): DeliveryFailureRea
         ? 'endpoint_gone'
         : type === nonRetryableDeliveryFailures.deliveryNotFound
           ? 'delivery_not_found'
-          : 'retries_exhausted';
+          : // patched only on this path: histories without a template failure never meet it, so they gain no marker.
+            type === nonRetryableDeliveryFailures.templateError && patched(templateErrorPatch)
+            ? 'template_error'
+            : 'retries_exhausted';
 }
 
 /** Finishes the row as failed; a cancelled delivery finishes outside its cancelled scope. */

@@ -73,3 +73,10 @@ export function exampleFromSchema(schema: unknown, root: unknown = schema, depth
       return null;
   }
 }
+
+/** An event type's example payload, as the catalog shows it: its own example, the schema's, or one made from the schema. */
+export function exampleOfType(type: { example?: unknown; schema: Record<string, unknown> | null }): unknown {
+  const declared = type.example ?? declaredExample(type.schema);
+  if (declared !== undefined) return declared;
+  return type.schema ? exampleFromSchema(type.schema) : undefined;
+}

@@ -34,6 +34,23 @@ export interface SignatureSettings {
   client_id?: string;
 }
 
+/** A payload template (README, "Payload templates"): sent instead of the envelope when set. */
+export interface PayloadTemplate {
+  engine: 'liquid';
+  source: string;
+  content_type: string;
+  strict_variables: boolean;
+}
+
+/** POST …/endpoints/:id/template/preview: the request as it would be sent, signed, custom header values masked. */
+export interface TemplatePreview {
+  event_id: string;
+  delivery_id: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
 export interface Endpoint {
   id: string;
   url: string;
@@ -44,6 +61,8 @@ export interface Endpoint {
   secret: string;
   signature: SignatureSettings;
   envelope: string;
+  /** Absent from servers without payload templates; null: the envelope. */
+  template?: PayloadTemplate | null;
   retry_schedule: RetrySchedule;
   timeout: string;
   disable_after_failures: number;

@@ -163,6 +163,19 @@ export function tenantScope(deps: { sql: Sql }): RequestHandler {
   };
 }
 
+/**
+ * For `/v1/tenants/:tenant_id/endpoints/:endpoint_id/...` routes that take a body: 404 for an endpoint that is not the
+ * tenant's (or is deleted) before the body is validated, so another tenant's ids never get a 422. After tenantScope.
+ */
+export function endpointScope(deps: { sql: Sql }): RequestHandler {
+  return async (request, response, next) => {
+    const [endpoint] = await deps.sql`
+      select id from endpoints where tenant_id = ${tenantOf(response).id} and id = ${String(request.params.endpoint_id)} and deleted_at is null`;
+    if (!endpoint) throw new NotFound('Endpoint');
+    next();
+  };
+}
+
 /** The tenant tenantScope loaded. */
 export function tenantOf(response: Response): TenantRow {
   const tenant = response.locals.tenant as TenantRow | undefined;

@@ -72,21 +72,25 @@ function query(parameters: Record<string, unknown>): string {
 
 /** `--data @file.json`, `--data -` (stdin) or `--data '{"json": true}'`. */
 async function readData(value: string): Promise<unknown> {
-  let text = value;
-  if (value === '-') {
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    text = Buffer.concat(chunks).toString('utf8');
-  } else if (value.startsWith('@')) {
-    text = await readFile(value.slice(1), 'utf8').catch((error: NodeJS.ErrnoException) => {
-      throw new Error(`--data ${value}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
-    });
-  }
+  const text = await readText('--data', value);
   try {
     return JSON.parse(text);
   } catch (error) {
     throw new Error(`--data is not valid JSON: ${(error as Error).message}`);
   }
+}
+
+/** An option's text: `@file`, `-` (stdin) or the text itself. */
+async function readText(option: string, value: string): Promise<string> {
+  if (value === '-') {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+  if (!value.startsWith('@')) return value;
+  return readFile(value.slice(1), 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new Error(`${option} ${value}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
+  });
 }
 
 const nextPage = (page: { next_cursor: string | null }) => {
@@ -95,6 +99,7 @@ const nextPage = (page: { next_cursor: string | null }) => {
 
 export function registerOperatorCommands(program: Command): void {
   registerEndpointCommands(program);
+  registerTemplateCommands(program.commands.find((command) => command.name() === 'endpoints')!);
   registerDeliveryCommands(program);
   registerRetryNowCommand(program.commands.find((command) => command.name() === 'deliveries')!);
   registerReplayCommands(program);
@@ -123,7 +128,7 @@ function registerPortalCommand(program: Command): void {
 }
 
 function registerEndpointCommands(program: Command): void {
-  const endpoints = program.command('endpoints').description("list, inspect, enable, disable and test a tenant's endpoints");
+  const endpoints = program.command('endpoints').description("list, inspect, enable, disable and test a tenant's endpoints, and set and preview their payload templates");
 
   tenantCommand(endpoints, 'list', 'list endpoints with their health')
     .option('--limit <n>', 'page size (1-100)', positiveInteger, 50)
@@ -163,7 +168,8 @@ function registerEndpointCommands(program: Command): void {
             ['last delivery', endpoint.health.last_delivery_at],
             ['event types', endpoint.event_types],
             ['signature', endpoint.signature],
-            ['envelope', endpoint.envelope],
+            ['envelope', endpoint.template ? `${endpoint.envelope} (not used: the template replaces it)` : endpoint.envelope],
+            ['template', endpoint.template ? `${endpoint.template.engine}, ${endpoint.template.content_type}${endpoint.template.strict_variables ? ', strict variables' : ''}\n${endpoint.template.source}` : 'none'],
             ['retry schedule', endpoint.retry_schedule],
             ['timeout', endpoint.timeout],
             ['disable after', `${endpoint.disable_after_failures} consecutive failures`],
@@ -197,6 +203,46 @@ function registerEndpointCommands(program: Command): void {
         console.log(`${result.success ? 'ok' : 'failed'}: ${outcome} in ${result.duration_ms} ms`);
         for (const [name, value] of Object.entries(result.signature_headers)) console.log(`  ${name}: ${value}`);
         if (result.response_excerpt) console.log(result.response_excerpt);
+      }),
+    );
+}
+
+function registerTemplateCommands(endpoints: Command): void {
+  tenantCommand(endpoints, 'set-template', "set an endpoint's payload template (refused with the line and column when it does not compile)")
+    .argument('<endpoint_id>')
+    .option('--source <liquid>', 'the Liquid template: the text, @file or - (stdin)')
+    .option('--content-type <type>', 'the Content-Type sent (a JSON type requires the rendered body to parse as JSON)', 'application/json')
+    .option('--lenient', 'render a variable missing from the event as empty instead of failing the attempt')
+    .option('--remove', 'remove the template: deliveries send the envelope again')
+    .action(
+      operatorAction(async ({ api, tenantPath, options, args: [id] }) => {
+        if (!options.remove && !options.source) throw new Error('pass --source <liquid|@file|-> or --remove');
+        const template = options.remove
+          ? null
+          : { engine: 'liquid', source: await readText('--source', options.source), content_type: options.contentType, strict_variables: !options.lenient };
+        const endpoint = await api('PATCH', `${tenantPath()}/endpoints/${enc(id!)}`, { template });
+        if (options.json) return printJson(endpoint);
+        console.log(endpoint.template ? `endpoint ${endpoint.id} sends its template (${endpoint.template.content_type})` : `endpoint ${endpoint.id} sends the ${endpoint.envelope} envelope`);
+      }),
+    );
+
+  tenantCommand(endpoints, 'preview', 'print the request an event would be sent as (headers and body, signed); nothing is sent')
+    .argument('<endpoint_id>')
+    .option('--event <event_id>', "one of the tenant's events")
+    .option('--event-type <type>', 'a sample event of this type (with --data)')
+    .option('--data <json>', "the sample event's data: JSON, @file or - (stdin)", '{}')
+    .option('--source <liquid>', 'a draft template to preview instead of the saved one: the text, @file or -')
+    .option('--content-type <type>', "the draft's Content-Type", 'application/json')
+    .action(
+      operatorAction(async ({ api, tenantPath, options, args: [id] }) => {
+        if (!options.event === !options.eventType) throw new Error('pass either --event <event_id> or --event-type <type> [--data <json>]');
+        const event = options.event ? { event_id: options.event } : { event_type: options.eventType, data: await readData(options.data) };
+        const draft = options.source ? { template: { engine: 'liquid', source: await readText('--source', options.source), content_type: options.contentType } } : {};
+        const preview = await api('POST', `${tenantPath()}/endpoints/${enc(id!)}/template/preview`, { ...event, ...draft });
+        if (options.json) return printJson(preview);
+        console.log(`POST ${preview.url}`);
+        for (const [name, value] of Object.entries(preview.headers)) console.log(`${name}: ${value}`);
+        console.log(`\n${preview.body}`);
       }),
     );
 }

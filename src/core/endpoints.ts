@@ -2,6 +2,7 @@ import type { Sql } from '../db/client.js';
 import { LimitReached, type FieldIssue } from './errors.js';
 import type { SecretBox } from './crypto.js';
 import type { EnvelopeKind } from './envelope.js';
+import { templateIssues, type EndpointTemplate } from './templates.js';
 import { allEventTypes, testEventType, unknownEventTypes } from './event-catalog.js';
 import { newId } from './ids.js';
 import { destinationUrlIssue, type UrlPolicy } from './url-policy.js';
@@ -24,6 +25,8 @@ export interface EndpointSettings {
   headers: Record<string, string>;
   signature: SignatureSettings;
   envelope: EnvelopeKind;
+  /** When set, deliveries send this template rendered over the envelope's fields instead of the envelope. */
+  template: EndpointTemplate | null;
   retry_schedule: RetrySchedule;
   timeout_ms: number;
   disable_after_failures: number;
@@ -100,7 +103,7 @@ export async function endpointRuleIssues(
     /** Checks the URL's host (literal or resolved) against the address policy. */ urlPolicy?: UrlPolicy;
   },
 ): Promise<FieldIssue[]> {
-  const issues: FieldIssue[] = [];
+  const issues: FieldIssue[] = templateIssues(settings.template);
   const problem = destinationUrlIssue(settings.url, { allowHttp: options.allowHttp });
   if (problem) issues.push({ field: 'body.url', message: problem, code: 'invalid_url' });
   const blocked = !problem && options.urlPolicy ? await options.urlPolicy.hostIssue(new URL(settings.url).hostname) : undefined;
@@ -136,7 +139,7 @@ export async function endpointRuleIssues(
 }
 
 const columns = (sql: Sql) => sql`
-  e.id, e.tenant_id, e.url, e.description, e.event_types, e.active, e.headers_ciphertext, e.signature, e.envelope,
+  e.id, e.tenant_id, e.url, e.description, e.event_types, e.active, e.headers_ciphertext, e.signature, e.envelope, e.template,
   e.retry_schedule, e.timeout_ms, e.disable_after_failures, e.disable_after_ms, e.rate_limit, e.disabled_reason,
   e.disabled_at, e.enabled_at, e.created_at, e.updated_at, e.deleted_at,
   (select s.ciphertext from endpoint_secrets s where s.endpoint_id = e.id and s.expires_at is null
@@ -198,10 +201,11 @@ export async function createEndpoint(sql: Sql, box: SecretBox, tenantId: string,
       throw new LimitReached(`This tenant has reached its limit of ${tenant?.max_endpoints ?? 0} endpoints`, { max_endpoints: tenant?.max_endpoints ?? 0 });
     }
     await tx`
-      insert into endpoints (id, tenant_id, url, description, event_types, active, headers_ciphertext, signature, envelope, retry_schedule,
+      insert into endpoints (id, tenant_id, url, description, event_types, active, headers_ciphertext, signature, envelope, template, retry_schedule,
                              timeout_ms, disable_after_failures, disable_after_ms, rate_limit, disabled_reason, disabled_at)
       values (${id}, ${tenantId}, ${settings.url}, ${settings.description}, ${settings.event_types}::text[], ${settings.active},
               ${encryptHeaders(box, settings.headers)}, ${tx.json(settings.signature as never)}, ${settings.envelope},
+              ${settings.template === null ? null : tx.json(settings.template as never)},
               ${tx.json(settings.retry_schedule as never)}, ${settings.timeout_ms}, ${settings.disable_after_failures},
               ${settings.disable_after_ms}, ${settings.rate_limit === null ? null : tx.json(settings.rate_limit)},
               ${settings.active ? null : 'manual'}, ${settings.active ? null : new Date()})`;
@@ -219,7 +223,7 @@ export async function updateEndpoint(sql: Sql, box: SecretBox, tenantId: string,
     update endpoints set
       url = ${settings.url}, description = ${settings.description}, event_types = ${settings.event_types}::text[],
       headers_ciphertext = ${encryptHeaders(box, settings.headers)}, signature = ${sql.json(settings.signature as never)},
-      envelope = ${settings.envelope}, retry_schedule = ${sql.json(settings.retry_schedule as never)}, timeout_ms = ${settings.timeout_ms},
+      envelope = ${settings.envelope}, template = ${settings.template === null ? null : sql.json(settings.template as never)}, retry_schedule = ${sql.json(settings.retry_schedule as never)}, timeout_ms = ${settings.timeout_ms},
       disable_after_failures = ${settings.disable_after_failures}, disable_after_ms = ${settings.disable_after_ms},
       rate_limit = ${settings.rate_limit === null ? null : sql.json(settings.rate_limit)},
       updated_at = now()
@@ -325,6 +329,7 @@ export async function loadEndpointForDelivery(sql: Sql, box: SecretBox, endpoint
     secrets: secrets.map((secret) => box.decrypt(secret.ciphertext)),
     signature: record.signature,
     envelope: record.envelope,
+    template: record.template,
     retry_schedule: record.retry_schedule,
     timeout_ms: record.timeout_ms,
     disable_after_failures: record.disable_after_failures,

@@ -103,8 +103,18 @@ const envelopeFields: Record<Exclude<EnvelopeKind, 'bare'>, [key: string, source
   ],
 };
 
+/** The envelope as a value, keys in the order sent. */
+export function envelopeValue(kind: EnvelopeKind, input: EnvelopeInput): unknown {
+  if (kind === 'bare') return valueSources.data(input);
+  return Object.fromEntries(envelopeFields[kind].map(([key, source]) => [key, valueSources[source](input)]));
+}
+
 /** The exact bytes to send and sign. */
 export function buildEnvelope(kind: EnvelopeKind, input: EnvelopeInput): string {
-  if (kind === 'bare') return JSON.stringify(valueSources.data(input));
-  return JSON.stringify(Object.fromEntries(envelopeFields[kind].map(([key, source]) => [key, valueSources[source](input)])));
+  return JSON.stringify(envelopeValue(kind, input));
+}
+
+/** The `herald` envelope's fields: what a payload template (templates.ts) is rendered over. */
+export function buildHeraldFields(input: EnvelopeInput): Record<string, unknown> {
+  return envelopeValue('herald', input) as Record<string, unknown>;
 }

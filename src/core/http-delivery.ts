@@ -21,8 +21,9 @@ export interface HttpAttemptResult {
 /**
  * `blocked`: the URL policy refused the address the host resolved to (or the literal address) at connect time.
  * `interrupted`: Herald cancelled the attempt (the worker was shutting down); it is retried like a failure.
+ * `template`: the endpoint's payload template failed to render (src/core/templates.ts), so no request was made; not retried.
  */
-export type HttpErrorClass = 'timeout' | 'connection_refused' | 'connection_reset' | 'dns' | 'tls' | 'http_status' | 'network' | 'blocked' | 'interrupted';
+export type HttpErrorClass = 'timeout' | 'connection_refused' | 'connection_reset' | 'dns' | 'tls' | 'http_status' | 'network' | 'blocked' | 'interrupted' | 'template';
 
 /** Stored per attempt: enough to debug a receiver, small enough to keep for every attempt. */
 export const storedBodyLimit = 4096;

@@ -2,7 +2,8 @@ import type { Sql } from '../db/client.js';
 import { maskSecret, type SecretBox } from './crypto.js';
 import { deliveryContent } from './deliveries.js';
 import { loadEndpointForDelivery } from './endpoints.js';
-import { NotFound } from './errors.js';
+import { Conflict, NotFound } from './errors.js';
+import { TemplateRenderError } from './templates.js';
 import { deliveryEnvelopeContent, prepareSignedRequest } from './signed-request.js';
 import type { SignatureProfile } from './signing.js';
 
@@ -11,7 +12,7 @@ export interface RequestAsSent {
   url: string;
   /** Every header Herald sends; the endpoint's custom header values and the signatures masked to their last 4 characters. */
   headers: Record<string, string>;
-  /** The exact bytes of the body. */
+  /** The exact bytes of the body (the endpoint's template rendered, or its envelope). */
   body: string;
   /** The timestamp the headers were signed with: the latest attempt's start (now, before any attempt). */
   signed_at: Date;
@@ -32,7 +33,14 @@ export async function deliveryRequestAsSent(
   const endpoint = await loadEndpointForDelivery(deps.sql, deps.secretBox, delivery.endpoint_id);
   if (!endpoint) throw new NotFound('Endpoint');
   const signedAt = delivery.last_attempt_at ?? new Date();
-  const prepared = prepareSignedRequest(endpoint, deliveryEnvelopeContent(delivery), { extraProfiles: deps.extraProfiles, timestamp: signedAt });
+  let prepared;
+  try {
+    prepared = await prepareSignedRequest(endpoint, deliveryEnvelopeContent(delivery), { extraProfiles: deps.extraProfiles, now: signedAt });
+  } catch (error) {
+    // Its attempts failed the same way (error_class template): there was no request to show.
+    if (error instanceof TemplateRenderError) throw new Conflict(`The endpoint's template does not render for this delivery, so nothing was sent: ${error.message}`);
+    throw error;
+  }
   const signatureNames = Object.keys(prepared.signatureHeaders).filter((name) => /signature/i.test(name));
   const secretHeaders = new Set([...Object.keys(endpoint.headers), ...signatureNames].map((name) => name.toLowerCase()));
   const headers = Object.fromEntries(Object.entries(prepared.headers).map(([name, value]) => [name, secretHeaders.has(name.toLowerCase()) ? maskSecret(value) : value]));

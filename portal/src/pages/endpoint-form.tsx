@@ -2,12 +2,13 @@
 import { useEffect, useId, useMemo, useRef, useState } from 'preact/hooks';
 import { useLocation, useRoute } from 'preact-iso';
 import { allPages, api, ApiError, fieldError, messageOf, tenantPath } from '../api.js';
-import { ErrorText, PageHeading } from '../components.js';
+import { ErrorText, HeaderList, PageHeading } from '../components.js';
 import { ConfirmDialog, SecretDialog } from '../dialog.js';
+import { exampleOfType } from '../example.js';
 import { durationToSeconds, formatDateTime, secondsToDuration } from '../format.js';
 import { useLive } from '../live.js';
 import { useSession } from '../session.js';
-import type { Endpoint, EventType, RetrySchedule } from '../types.js';
+import type { Endpoint, EventType, PayloadTemplate, RetrySchedule, TemplatePreview } from '../types.js';
 import { ReadOnlyNote } from './webhooks.js';
 
 /** Herald's built-in signature profiles (README, "Signature profiles"); a deployment's own profile shows when an endpoint uses it. */
@@ -28,6 +29,7 @@ const envelopes: { name: string; description: string }[] = [
 ];
 
 const allTypes = '*';
+const defaultContentType = 'application/json';
 
 interface FormState {
   url: string;
@@ -41,6 +43,11 @@ interface FormState {
   disableAfterFailures: string;
   profile: string;
   envelope: string;
+  /** Off: template null, the envelope above is sent. */
+  useTemplate: boolean;
+  templateSource: string;
+  templateContentType: string;
+  templateStrict: boolean;
 }
 
 const emptyForm: FormState = {
@@ -55,6 +62,10 @@ const emptyForm: FormState = {
   disableAfterFailures: '',
   profile: 'standard-webhooks',
   envelope: 'herald',
+  useTemplate: false,
+  templateSource: '',
+  templateContentType: defaultContentType,
+  templateStrict: true,
 };
 
 export function scheduleText(schedule: RetrySchedule | undefined): string {
@@ -92,7 +103,17 @@ function formFromEndpoint(endpoint: Endpoint): FormState {
     disableAfterFailures: String(endpoint.disable_after_failures),
     profile: endpoint.signature.profile,
     envelope: endpoint.envelope,
+    useTemplate: Boolean(endpoint.template),
+    templateSource: endpoint.template?.source ?? '',
+    templateContentType: endpoint.template?.content_type ?? defaultContentType,
+    templateStrict: endpoint.template?.strict_variables ?? true,
   };
+}
+
+/** The form's template as the API takes it: null when "Use a payload template" is off. */
+export function templateOf(form: FormState): PayloadTemplate | null {
+  if (!form.useTemplate) return null;
+  return { engine: 'liquid', source: form.templateSource, content_type: form.templateContentType.trim() || defaultContentType, strict_variables: form.templateStrict };
 }
 
 export function EndpointFormPage() {
@@ -158,6 +179,8 @@ export function EndpointFormPage() {
     }
     if (changed('profile')) result.signature = { ...(endpoint?.signature ?? {}), profile: form.profile };
     if (changed('envelope')) result.envelope = form.envelope;
+    const template = templateOf(form);
+    if (original ? JSON.stringify(templateOf(original)) !== JSON.stringify(template) : template !== null) result.template = template;
     // The header value is never shown again, so it is only sent when typed (or the header removed).
     const name = form.authName.trim();
     if (form.authValue !== '' && name) result.headers = { [name]: form.authValue };
@@ -175,6 +198,7 @@ export function EndpointFormPage() {
     if (editing && name && endpoint && !Object.keys(endpoint.headers).includes(name) && form.authValue === '') local['headers'] = 'Enter the value of the new header';
     if (!name && form.authValue !== '') local['headers'] = 'Enter the header name too';
     if (form.eventTypes.length === 0) local['event_types'] = 'Pick at least one event type, or All event types';
+    if (form.useTemplate && form.templateSource.trim() === '') local['template.source'] = 'Enter the template, or untick Use a payload template';
     if (Object.keys(local).length > 0) {
       setFields(local);
       setFormError('Some fields need your attention.');
@@ -247,6 +271,10 @@ export function EndpointFormPage() {
     disableAfterFailures: fieldError(fields, 'disable_after_failures', 'disable_after'),
     profile: fieldError(fields, 'signature'),
     envelope: fieldError(fields, 'envelope'),
+    template: templateError(fields),
+    templateSource: fieldError(fields, 'template.source'),
+    templateContentType: fieldError(fields, 'template.content_type'),
+    templateStrict: fieldError(fields, 'template.strict_variables'),
   };
 
   return (
@@ -312,6 +340,8 @@ export function EndpointFormPage() {
             ))}
           </fieldset>
 
+          <TemplateSection form={form} set={set} errors={errors} endpoint={endpoint} catalog={catalog} readOnly={readOnly} />
+
           {!readOnly && (
             <div class="form-actions">
               <button type="submit" class="button primary" disabled={saving}>
@@ -344,9 +374,215 @@ export function EndpointFormPage() {
 
 /** Issues about fields the form has no place for, as one sentence. */
 function unplacedMessage(fields: Record<string, string>): string | undefined {
-  const placed = ['url', 'description', 'active', 'event_types', 'headers', 'retry_schedule', 'timeout', 'disable_after_failures', 'disable_after', 'signature', 'envelope'];
+  const placed = ['url', 'description', 'active', 'event_types', 'headers', 'retry_schedule', 'timeout', 'disable_after_failures', 'disable_after', 'signature', 'envelope', 'template'];
   const rest = Object.entries(fields).filter(([field]) => !placed.some((name) => field === name || field.startsWith(`${name}.`) || field.startsWith(`${name}[`)));
   return rest.length > 0 ? rest.map(([field, message]) => `${field || 'request'}: ${message}`).join('; ') : undefined;
+}
+
+/** Issues about the template as a whole (`template`, `template.engine`), not about one of its fields. */
+function templateError(fields: Record<string, string>): string | undefined {
+  const own = ['template.source', 'template.content_type', 'template.strict_variables'];
+  const messages = Object.entries(fields)
+    .filter(([field]) => (field === 'template' || field.startsWith('template.') || field.startsWith('template[')) && !own.some((name) => field === name || field.startsWith(`${name}.`)))
+    .map(([, message]) => message);
+  return messages.length > 0 ? messages.join('; ') : undefined;
+}
+
+/** What a preview is of: a sample of the first subscribed event type, with its example payload from the catalog. */
+export function sampleEvent(catalog: EventType[], eventTypes: string[]): { event_type: string; data: unknown } | undefined {
+  let type: Pick<EventType, 'name' | 'schema' | 'example'> | undefined;
+  if (eventTypes.includes(allTypes)) {
+    type = catalog.find((candidate) => !candidate.operational && !candidate.deprecated) ?? catalog[0];
+  } else {
+    // Catalog order, so the sample does not depend on the order the boxes were ticked in.
+    type = catalog.find((candidate) => eventTypes.includes(candidate.name));
+    if (!type && eventTypes[0]) type = { name: eventTypes[0], schema: null };
+  }
+  if (!type) return undefined;
+  const example = exampleOfType(type);
+  return { event_type: type.name, data: example === undefined ? {} : example };
+}
+
+/** A preview's 422 as one sentence, each issue named by the form's label for it. */
+function previewProblem(error: ApiError): string {
+  const labels: Record<string, string> = {
+    'template.source': 'Template (Liquid)',
+    'template.content_type': 'Content type',
+    'template.strict_variables': 'Fail on missing variables',
+    event_id: 'Event id',
+  };
+  const entries = Object.entries(error.fields);
+  if (entries.length === 0) return error.message;
+  return entries.map(([field, message]) => (labels[field] ? `${labels[field]}: ${message}` : field === 'body' || field === '' ? message : `${field}: ${message}`)).join('; ');
+}
+
+type PreviewState =
+  | { status: 'loading' }
+  | { status: 'done'; preview: TemplatePreview; of: string; data?: unknown }
+  | { status: 'failed'; message: string };
+
+function TemplateSection(props: {
+  form: FormState;
+  set: <K extends keyof FormState>(key: K, value: FormState[K]) => void;
+  errors: { template?: string; templateSource?: string; templateContentType?: string; templateStrict?: string };
+  endpoint: Endpoint | undefined;
+  catalog: EventType[];
+  readOnly: boolean;
+}) {
+  const { form, set, errors, endpoint } = props;
+  const id = useId();
+  const [eventId, setEventId] = useState('');
+  const [preview, setPreview] = useState<PreviewState>();
+  const sequence = useRef(0);
+
+  const runPreview = async () => {
+    if (!endpoint) return;
+    const mine = ++sequence.current;
+    const typed = eventId.trim();
+    const sample = typed ? undefined : sampleEvent(props.catalog, props.form.eventTypes.length > 0 ? props.form.eventTypes : endpoint.event_types);
+    if (!typed && !sample) {
+      setPreview({ status: 'failed', message: 'Pick an event type above, or enter an event id, to preview with.' });
+      return;
+    }
+    setPreview({ status: 'loading' });
+    try {
+      const request = typed ? { event_id: typed } : sample!;
+      const answer = await api.post<TemplatePreview>(tenantPath(`/endpoints/${encodeURIComponent(endpoint.id)}/template/preview`), { ...request, template: templateOf(form) });
+      if (mine !== sequence.current) return;
+      setPreview(
+        typed
+          ? { status: 'done', preview: answer, of: `Event ${answer.event_id}` }
+          : { status: 'done', preview: answer, of: `A sample ${sample!.event_type} event with its example payload from the catalog`, data: sample!.data },
+      );
+    } catch (error) {
+      if (mine !== sequence.current) return;
+      const message =
+        error instanceof ApiError && error.status === 422
+          ? previewProblem(error)
+          : error instanceof ApiError && error.status === 404 && typed
+            ? `No event ${typed} was found for this account.`
+            : messageOf(error);
+      setPreview({ status: 'failed', message });
+    }
+  };
+
+  return (
+    <fieldset class="group template">
+      <legend>Payload template</legend>
+      <p class="hint">
+        Optional: send your own body instead of the envelope, written in Liquid over the event's fields (event_id, delivery_id, event_type, schema_version, trace_id, created_at and data).
+        Write values into JSON with the json filter, e.g. <span class="mono">{'{"text": {{ data.note | json }}}'}</span>. Herald signs the rendered bytes.
+      </p>
+      <CheckboxField
+        label="Use a payload template"
+        checked={form.useTemplate}
+        onChange={(value) => set('useTemplate', value)}
+        error={errors.template}
+        hint={form.useTemplate ? 'The template replaces the envelope chosen above.' : 'Off: Herald sends the envelope chosen above.'}
+      />
+      {form.useTemplate && (
+        <>
+          <TextAreaField
+            label="Template (Liquid)"
+            value={form.templateSource}
+            onInput={(value) => set('templateSource', value)}
+            error={errors.templateSource}
+            placeholder={'{"text": "Case {{ data.case_id }} is {{ data.status }}"}'}
+            hint="A template that does not compile is refused when you save, with its line and column."
+          />
+          <div class="field-row">
+            <TextField label="Content type" value={form.templateContentType} onInput={(value) => set('templateContentType', value)} error={errors.templateContentType} autoComplete="off" class="mono"
+              placeholder={defaultContentType} hint="The Content-Type sent. With a JSON type the rendered body must be valid JSON." />
+            <CheckboxField label="Fail on missing variables" checked={form.templateStrict} onChange={(value) => set('templateStrict', value)} error={errors.templateStrict}
+              hint="A variable missing from the event fails the delivery instead of rendering as nothing." />
+          </div>
+        </>
+      )}
+      {endpoint && !props.readOnly && (
+        <div class="template-preview-controls">
+          <div class="field grow">
+              <label for={`${id}-event`}>Event id (optional)</label>
+              <input
+                id={`${id}-event`}
+                type="text"
+                class="mono"
+                value={eventId}
+                autoComplete="off"
+                placeholder="evt_…"
+                aria-describedby={`${id}-event-hint`}
+                onInput={(event) => setEventId((event.currentTarget as HTMLInputElement).value)}
+                onKeyDown={(event) => {
+                  // Enter previews rather than saving the form.
+                  if (event.key === 'Enter') {
+                    event.preventDefault();
+                    void runPreview();
+                  }
+                }}
+              />
+              <p id={`${id}-event-hint`} class="hint">
+                Preview with one of your events; empty uses a sample of the first subscribed event type.
+              </p>
+          </div>
+          <button type="button" class="button" onClick={() => void runPreview()} disabled={preview?.status === 'loading'}>
+            Preview
+          </button>
+        </div>
+      )}
+      {!endpoint && form.useTemplate && <p class="hint">Once the webhook is saved, Edit previews the template over a sample event.</p>}
+      {preview && (
+        <section class="panel template-preview" aria-label="Template preview" aria-live="polite" aria-busy={preview.status === 'loading'}>
+          <div class="panel-heading">
+            <h2>Template preview</h2>
+            <button type="button" class="button small" onClick={() => setPreview(undefined)}>
+              Dismiss
+            </button>
+          </div>
+          {preview.status === 'loading' && <p class="muted">Rendering…</p>}
+          {preview.status === 'failed' && <p class="error">{preview.message}</p>}
+          {preview.status === 'done' && (
+            <>
+              <p class="muted">
+                {preview.of}, as it would be sent{form.useTemplate ? '' : ' (no template: the envelope)'}. Nothing was sent.
+              </p>
+              {preview.data !== undefined && (
+                <details>
+                  <summary>Sample data</summary>
+                  <pre class="code">{JSON.stringify(preview.data, null, 2)}</pre>
+                </details>
+              )}
+              <h3>Headers</h3>
+              <HeaderList headers={preview.preview.headers} />
+              <h3>Body</h3>
+              {preview.preview.body ? <pre class="code">{preview.preview.body}</pre> : <p class="muted">Empty body</p>}
+            </>
+          )}
+        </section>
+      )}
+    </fieldset>
+  );
+}
+
+function TextAreaField(props: { label: string; value: string; onInput: (value: string) => void; error?: string; hint?: string; placeholder?: string }) {
+  const id = useId();
+  const hintId = `${id}-hint`;
+  const errorId = `${id}-error`;
+  return (
+    <div class={props.error ? 'field has-error' : 'field'}>
+      <label for={id}>{props.label}</label>
+      <textarea
+        id={id}
+        class="mono"
+        rows={8}
+        spellcheck={false}
+        value={props.value}
+        placeholder={props.placeholder}
+        aria-invalid={props.error ? 'true' : undefined}
+        aria-describedby={describedBy([props.error && errorId, props.hint && hintId])}
+        onInput={(event) => props.onInput((event.currentTarget as HTMLTextAreaElement).value)}
+      />
+      <FieldMessages hintId={hintId} errorId={errorId} hint={props.hint} error={props.error} />
+    </div>
+  );
 }
 
 function FieldMessages(props: { hintId: string; errorId: string; hint?: string; error?: string }) {

@@ -33,7 +33,7 @@ export const deliverySchema = z
     last_error: z.string().nullable(),
     failure_reason: z.enum(failureReasons).nullable().openapi({
       description:
-        'Why a failed delivery failed: retries_exhausted, endpoint_disabled, endpoint_gone, delivery_not_found, cancelled ' +
+        'Why a failed delivery failed: retries_exhausted, endpoint_disabled, endpoint_gone, delivery_not_found, template_error (its payload template failed to render; not retried), cancelled ' +
         '(its workflow was cancelled) or terminated (its workflow was terminated, found by the sweeper); null otherwise',
     }),
     replay_of: z.string().nullable(),
@@ -56,7 +56,7 @@ export const attemptSchema = z
     duration_ms: z.number().int(),
     status_code: z.number().int().nullable(),
     success: z.boolean(),
-    error_class: z.string().nullable().openapi({ description: 'timeout, connection_refused, connection_reset, dns, tls, http_status, network, blocked (URL policy) or interrupted' }),
+    error_class: z.string().nullable().openapi({ description: 'timeout, connection_refused, connection_reset, dns, tls, http_status, network, blocked (URL policy), interrupted, or template (the payload template failed to render: no request was made)' }),
     error_message: z.string().nullable(),
     response_headers: z.record(z.string(), z.string()).nullable(),
     response_body: z.string().nullable().openapi({ description: 'The first 4 KiB of the response' }),

@@ -20,7 +20,7 @@ import { allEventTypes, eventTypeNameMessage, eventTypeNamePattern } from '../..
 import { retryScheduleSchema } from '../../core/retry-schedule.js';
 import { endpointDefaults } from '../../core/endpoint-defaults.js';
 import { signatureSettingsSchema, type SignatureProfile } from '../../core/signing.js';
-import { tenantScope } from '../auth.js';
+import { endpointScope, tenantScope } from '../auth.js';
 import { Invalid, NotFound } from '../../core/errors.js';
 import { defineRoute, withOpenApi, z } from '../openapi.js';
 import { pageSchema, paginationQuerySchema, rowsToFetch, toPage } from '../pagination.js';
@@ -28,6 +28,8 @@ import { urlPolicyFromConfig } from '../../core/url-policy.js';
 import { tenantIdParams } from './tenants.js';
 import { endpointStats, healthSummaries, signalHealthSettingsChanged } from '../../core/endpoint-health.js';
 import { changeEndpointActivation } from '../../core/endpoint-activation.js';
+import { templateSchema } from '../../core/templates.js';
+import { previewEndpointRequest } from '../../core/template-preview.js';
 
 /** A tenant's endpoints: where its events are delivered, with secrets shown once and masked afterwards. */
 
@@ -60,6 +62,11 @@ const fields = {
     .openapi({ description: "Custom headers sent with every delivery (values encrypted at rest, masked in answers); Herald's own headers cannot be overridden", example: { Authorization: 'Bearer receiver-token' } }),
   signature: withOpenApi(signatureSettingsSchema, 'SignatureSettings', { description: 'How deliveries are signed: a profile (default standard-webhooks) and optional header names, user agent and client id' }),
   envelope: withOpenApi(envelopeKindSchema, 'Envelope', { description: 'herald: {event_id, delivery_id, event_type, …, data}; compact: {id: delivery id, type, created, data}; event: {id: event id, type, created_at, data}; bare: data only. compact and event send type without its vN. prefix' }),
+  template: withOpenApi(templateSchema, 'PayloadTemplate', {
+    description:
+      'Sends the template rendered over {event_id, delivery_id, event_type, schema_version, trace_id, created_at, data} instead of the envelope; ' +
+      'signed over the rendered bytes. A template that does not compile is refused (422 naming the line and column); null removes it',
+  }).nullable(),
   retry_schedule: withOpenApi(retryScheduleSchema, 'RetrySchedule', { description: 'Delays between attempts (["1s","10s","60s"]) or {exponential: {initial, factor, retries, max}}; [] means one attempt' }),
   timeout: boundedDuration('How long one attempt may take (at most 30s)', 1, maxTimeoutMs),
   disable_after_failures: z.number().int().min(1).max(1000).openapi({ description: 'Consecutive failed attempts, across deliveries, that disable the endpoint' }),
@@ -81,6 +88,7 @@ const createBody = z
     headers: fields.headers.default({}),
     signature: fields.signature.default({ profile: endpointDefaults.signatureProfile }),
     envelope: fields.envelope.default(endpointDefaults.envelope),
+    template: fields.template.default(null),
     retry_schedule: fields.retry_schedule.default([...endpointDefaults.retrySchedule]),
     timeout: fields.timeout.default(formatDuration(endpointDefaults.timeoutMs)),
     disable_after_failures: fields.disable_after_failures.default(endpointDefaults.disableAfterFailures),
@@ -107,6 +115,33 @@ const rotateBody = z
   .strict()
   .openapi('RotateSecret');
 
+const previewBody = z
+  .union([
+    z.object({ event_id: z.string().min(1).max(100).openapi({ description: "One of the tenant's events", example: 'evt_01J7W9S4TSQ0T4SH43JYB9W5R8' }) }).strict(),
+    z
+      .object({
+        event_type: z.string().max(128).regex(eventTypeNamePattern, eventTypeNameMessage).openapi({ example: 'v1.case.completed' }),
+        data: z.unknown().openapi({ description: "A sample event's data", example: { id: 'ver_123', status: 'approved' } }),
+      })
+      .strict(),
+  ])
+  .and(
+    z.object({
+      template: fields.template.optional().openapi({ description: 'A draft to preview instead of the saved template (null: the envelope); nothing is saved' }),
+    }),
+  )
+  .openapi('TemplatePreviewRequest');
+
+const previewSchema = z
+  .object({
+    event_id: z.string(),
+    delivery_id: z.string().openapi({ description: "The delivery id the request is signed with (a stored event's delivery to this endpoint has this id)" }),
+    url: z.string(),
+    headers: z.record(z.string(), z.string()).openapi({ description: "Every header as sent, signature included; the endpoint's custom header values masked (****abcd), as everywhere in answers" }),
+    body: z.string().openapi({ description: 'The exact bytes that would be sent and were signed' }),
+  })
+  .openapi('TemplatePreview');
+
 const disableBody = z.object({ reason: z.string().min(1).max(200).optional() }).strict().openapi('DisableEndpoint');
 
 const warningSchema = z
@@ -130,6 +165,7 @@ const endpointSchema = z
     secret: z.string().openapi({ description: 'In full only when created or rotated; masked (whsec_****a1b2) otherwise', example: 'whsec_****a1b2' }),
     signature: fields.signature,
     envelope: fields.envelope,
+    template: fields.template,
     retry_schedule: fields.retry_schedule,
     timeout: z.string().openapi({ example: '15s' }),
     disable_after_failures: z.number().int(),
@@ -201,6 +237,7 @@ function endpointView(endpoint: EndpointRecord, options: { showSecret?: boolean;
     secret: options.showSecret ? endpoint.secret : maskSecret(endpoint.secret),
     signature: endpoint.signature,
     envelope: endpoint.envelope,
+    template: endpoint.template,
     retry_schedule: endpoint.retry_schedule,
     timeout: formatDuration(endpoint.timeout_ms),
     disable_after_failures: endpoint.disable_after_failures,
@@ -228,6 +265,7 @@ function mergeSettings(current: EndpointRecord, patch: UpdateBody): EndpointSett
     headers: current.headers,
     signature: current.signature,
     envelope: current.envelope,
+    template: current.template,
     retry_schedule: current.retry_schedule,
     timeout_ms: timeout === undefined ? current.timeout_ms : parseDuration(timeout),
     disable_after_failures: current.disable_after_failures,
@@ -418,6 +456,31 @@ export function endpointRoutes(deps: ApiDeps): express.Router {
       const endpoint = await found(params.tenant_id, params.endpoint_id);
       const stats = await endpointStats(sql, [endpoint.id], parseDuration(query.window));
       response.json({ window: query.window, ...stats.get(endpoint.id)! });
+    },
+  );
+
+  defineRoute(
+    router,
+    {
+      method: 'post',
+      path: `${base}/:endpoint_id/template/preview`,
+      summary: 'Preview the request an event would be sent as: the template rendered, with every header, signed; nothing is sent',
+      tags,
+      access: 'tenant',
+      request: { params: endpointParams, body: previewBody },
+      responses: { 200: { description: 'The request as it would be sent', schema: previewSchema } },
+      errors: [404],
+      before: [scope, endpointScope(deps)],
+    },
+    async ({ params, body }, _request, response) => {
+      const { template, ...event } = body as z.output<typeof previewBody>;
+      const preview = await previewEndpointRequest(
+        { sql, box, extraProfiles: config.HERALD_SIGNATURE_PROFILES },
+        { tenantId: params.tenant_id, endpointId: params.endpoint_id, event: event as Parameters<typeof previewEndpointRequest>[1]['event'], template },
+      );
+      const masked = new Set(preview.custom_headers);
+      const headers = Object.fromEntries(Object.entries(preview.headers).map(([name, value]) => [name, masked.has(name) ? maskHeaderValue(value) : value]));
+      response.json({ event_id: preview.event_id, delivery_id: preview.delivery_id, url: preview.url, headers, body: preview.body });
     },
   );
 

@@ -1,6 +1,6 @@
 import express, { type RequestHandler } from 'express';
 import type { ApiDeps } from '../app.js';
-import { principalOf, principalTenantId, tenantOf, tenantScope } from '../auth.js';
+import { endpointScope, principalOf, principalTenantId, tenantOf, tenantScope } from '../auth.js';
 import { Invalid, NotFound } from '../../core/errors.js';
 import { HttpError } from '../errors.js';
 import { defineRoute, withOpenApi, z } from '../openapi.js';
@@ -131,11 +131,7 @@ export function operationRoutes(deps: ApiDeps): express.Router {
   const tags = ['Operations'];
 
   /** 404 for an endpoint the tenant does not have, before the body is validated (no 422 probing). */
-  const endpointExists: RequestHandler = async (request, response, next) => {
-    const [endpoint] = await sql`select id from endpoints where tenant_id = ${tenantOf(response).id} and id = ${String(request.params.endpoint_id)} and deleted_at is null`;
-    if (!endpoint) throw new NotFound('Endpoint');
-    next();
-  };
+  const endpointExists = endpointScope(deps);
 
   /**
    * Every test send (to a registered endpoint or to any URL) counts against its tenant: HERALD_TEST_SENDS_PER_MINUTE
@@ -291,7 +287,7 @@ export function operationRoutes(deps: ApiDeps): express.Router {
       path: '/v1/tenants/:tenant_id/endpoints/:endpoint_id/test',
       summary: 'Send a signed v1.webhook.test request to the endpoint now, and report the answer',
       description:
-        `Signed with the endpoint's profile and secrets, with its custom headers and timeout, sent once. Recorded in the endpoint's attempt log as kind \`test\`; it never counts toward deactivation. Disabled endpoints can be tested too. ${testSendLimitText('POST /v1/webhooks/test')}.`,
+        `Signed with the endpoint's profile and secrets, with its custom headers and timeout, its payload template rendered when it has one (a render failure answers error_class template and sends nothing), sent once. Recorded in the endpoint's attempt log as kind \`test\`; it never counts toward deactivation. Disabled endpoints can be tested too. ${testSendLimitText('POST /v1/webhooks/test')}.`,
       tags,
       access: 'tenant',
       request: { params: endpointParams },
