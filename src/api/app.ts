@@ -14,6 +14,7 @@ import { tenantRoutes } from './routes/tenants.js';
 import { eventRoutes } from './routes/events.js';
 import { deliveryRoutes } from './routes/deliveries.js';
 import { operationRoutes } from './routes/operations.js';
+import { channelRoutes } from './routes/channels.js';
 
 export interface ApiDeps {
   config: Config;
@@ -37,6 +38,7 @@ export const routeModules: RouteModule[] = [
   eventRoutes,
   deliveryRoutes,
   operationRoutes,
+  channelRoutes,
 ];
 
 const readinessSchema = z

@@ -11,6 +11,8 @@ export const idPrefixes = {
   trace: 'trc',
   recovery: 'rcv',
   secret: 'sec',
+  channel: 'chn',
+  channelMessage: 'cmsg',
 } as const;
 
 export type IdKind = keyof typeof idPrefixes;

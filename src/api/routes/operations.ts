@@ -123,7 +123,7 @@ export function operationRoutes(deps: ApiDeps): express.Router {
   const { sql, config } = deps;
   const box = createSecretBox(config.HERALD_ENCRYPTION_KEY);
   const scope = tenantScope(deps);
-  const dispatchDeps = { sql, temporal: deps.temporal, taskQueue: config.TEMPORAL_TASK_QUEUE };
+  const dispatchDeps = { sql, temporal: deps.temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, channelDigestWindowMs: config.HERALD_CHANNEL_DIGEST_WINDOW_MS };
   // Test sends go out like deliveries: the URL policy is applied again at connect time (DNS rebinding).
   const urlPolicy = urlPolicyFromConfig(config);
   const sendOptions = { extraProfiles: config.HERALD_SIGNATURE_PROFILES, dispatcher: createDeliveryAgent(urlPolicy) };
