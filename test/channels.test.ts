@@ -3,6 +3,7 @@ import { createEndpoint, eventually, expectStatus, publish, useDeliveryStack } f
 import { answer } from './helpers/receiver.js';
 import { slackContract } from './helpers/slack-receiver.js';
 import { startSmtpServer, type TestSmtpServer } from './helpers/smtp.js';
+import { runHeraldCli } from './helpers/run-node.js';
 
 /**
  * Notification channels (issue 16): email and Slack destinations for Herald's operational notices, each message sent by
@@ -251,5 +252,30 @@ describe('recovery finished', () => {
     expect(request!.body).toContain('1 of 1 deliveries replayed');
     const [message] = await messagesOf(channel.id);
     expect(message).toMatchObject({ kind: 'v1.endpoint.recovery_finished', endpoint_id: endpoint.id });
+  });
+});
+
+describe('herald channels (CLI)', () => {
+  it('creates, lists, tests and shows a channel with its messages', async () => {
+    const { stack, tenant, receivers } = suite;
+    const slack = await receivers.start(slackContract());
+    const cli = (args: string[]) => runHeraldCli({ apiUrl: stack.apiUrl, apiKey: tenant.apiKey, tenantId: tenant.id }, ['channels', ...args]);
+
+    const created = await cli(['create', '--slack', slack.url, '--events', 'v1.endpoint.disabled', '--json']);
+    expect(created.status, created.stderr).toBe(0);
+    const channel = JSON.parse(created.stdout);
+    expect(channel).toMatchObject({ type: 'slack', events: ['v1.endpoint.disabled'] });
+
+    const listed = await cli(['list']);
+    expect(listed.stdout).toContain(channel.id);
+    expect(listed.stdout).not.toContain(slack.url);
+
+    const tested = await cli(['test', channel.id]);
+    expect(tested.status, tested.stderr).toBe(0);
+    expect(tested.stdout).toMatch(/^ok in \d+ ms: ok/);
+
+    const shown = await cli(['show', channel.id]);
+    expect(shown.stdout).toContain('v1.endpoint.disabled');
+    expect((await cli(['create', '--json'])).status).toBe(2);
   });
 });
