@@ -4,6 +4,8 @@ import { answer } from './helpers/receiver.js';
 import { slackContract } from './helpers/slack-receiver.js';
 import { startSmtpServer, type TestSmtpServer } from './helpers/smtp.js';
 import { runHeraldCli } from './helpers/run-node.js';
+import { publishOperationalEvent } from '../src/core/publish.js';
+import { sweepChannelWindows } from '../src/core/channels.js';
 
 /**
  * Notification channels (issue 16): email and Slack destinations for Herald's operational notices, each message sent by
@@ -11,7 +13,7 @@ import { runHeraldCli } from './helpers/run-node.js';
  * On the real stack: a real SMTP server (smtp-server, parsed with mailparser) and a receiver enforcing Slack's contract.
  */
 
-const windowMs = 3000;
+const windowMs = 4000;
 const config: Record<string, string> = { HERALD_CHANNEL_DIGEST_WINDOW_MS: String(windowMs), HERALD_EMAIL_FROM: 'Herald Alerts <alerts@herald.test>', HERALD_PUBLIC_URL: 'https://herald.example.com' };
 let smtp: TestSmtpServer;
 beforeAll(async () => {
@@ -128,7 +130,7 @@ describe('email channels', () => {
     const endpoint = await createEndpoint(call, tenant, { url: failing.url, event_types: ['v1.case.completed'], retry_schedule: [], disable_after_failures: 1000 });
     const channel = await createChannel({ type: 'email', to: ['storm@example.com'], events: ['v1.webhook.delivery_failed'] });
     await startOfWindow();
-    for (let index = 0; index < 8; index++) await publish(call, tenant, 'v1.case.completed', { case_id: `storm-${index}` });
+    await Promise.all(Array.from({ length: 8 }, (_, index) => publish(call, tenant, 'v1.case.completed', { case_id: `storm-${index}` })));
     await failing.waitForRequests(8);
 
     const messages = await eventually(async () => {
@@ -231,6 +233,29 @@ describe('Slack channels', () => {
   });
 });
 
+describe('when Temporal was down', () => {
+  it("a notice's window whose workflow never started is started by the sweeper, and sends what was recorded", async () => {
+    const { stack, tenant, receivers } = suite;
+    const slack = await receivers.start(slackContract());
+    const channel = await createChannel({ type: 'slack', webhook_url: slack.url, events: ['v1.endpoint.enabled'] });
+    const down = { sql: stack.sql, temporal: { workflow: { start: () => Promise.reject(new Error('14 UNAVAILABLE: Temporal is down')) } } as never, taskQueue: stack.config.TEMPORAL_TASK_QUEUE, channelDigestWindowMs: windowMs };
+    const notice = { tenantId: tenant.id, type: 'v1.endpoint.enabled' as const, data: { endpoint_id: 'ep_while_down' }, occurrence: 'ep_while_down:2026-01-01T00:00:00.000Z' };
+    await expect(publishOperationalEvent(down, notice)).rejects.toThrow('UNAVAILABLE');
+    // Recorded with the event; its window closed a while ago and nothing started its workflow.
+    await stack.sql`update channel_occurrences set window_start = window_start - interval '5 minutes', window_end = window_end - interval '5 minutes' where channel_id = ${channel.id}`;
+    const deps = { sql: stack.sql, temporal: stack.temporal, taskQueue: stack.config.TEMPORAL_TASK_QUEUE };
+    expect(await sweepChannelWindows(deps)).toBeGreaterThanOrEqual(1);
+    const [request] = await slack.waitForRequests(1, 20_000);
+    expect(request!.body).toContain('Endpoint re-enabled');
+    const [message] = await eventually(async () => {
+      const listed = await messagesOf(channel.id);
+      return listed[0]?.status === 'sent' ? listed : undefined;
+    });
+    expect(message.workflow_id).toMatch(/-late$/);
+    expect(await sweepChannelWindows(deps)).toBe(0);
+  });
+});
+
 describe('recovery finished', () => {
   it('is an operational event, announced to channels when a recovery completes', async () => {
     const { call, tenant, receivers } = suite;
@@ -255,8 +280,8 @@ describe('recovery finished', () => {
   });
 });
 
-describe('herald channels (CLI)', () => {
-  it('creates, lists, tests and shows a channel with its messages', async () => {
+describe('herald channels (CLI)', { timeout: 120_000 }, () => {
+  it('creates, lists and tests a channel', async () => {
     const { stack, tenant, receivers } = suite;
     const slack = await receivers.start(slackContract());
     const cli = (args: string[]) => runHeraldCli({ apiUrl: stack.apiUrl, apiKey: tenant.apiKey, tenantId: tenant.id }, ['channels', ...args]);
@@ -266,16 +291,15 @@ describe('herald channels (CLI)', () => {
     const channel = JSON.parse(created.stdout);
     expect(channel).toMatchObject({ type: 'slack', events: ['v1.endpoint.disabled'] });
 
-    const listed = await cli(['list']);
+    const [listed, tested] = await Promise.all([cli(['list']), cli(['test', channel.id])]);
     expect(listed.stdout).toContain(channel.id);
     expect(listed.stdout).not.toContain(slack.url);
-
-    const tested = await cli(['test', channel.id]);
     expect(tested.status, tested.stderr).toBe(0);
     expect(tested.stdout).toMatch(/^ok in \d+ ms: ok/);
 
-    const shown = await cli(['show', channel.id]);
+    const [shown, refused] = await Promise.all([cli(['show', channel.id]), cli(['create', '--json'])]);
     expect(shown.stdout).toContain('v1.endpoint.disabled');
-    expect((await cli(['create', '--json'])).status).toBe(2);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toBe('herald: pass either --email <address...> or --slack <webhook_url>\n');
   });
 });

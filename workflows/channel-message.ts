@@ -3,6 +3,8 @@ import type { HeraldActivities } from '../activities/index.js';
 import { bookkeepingRetryPolicy } from './retry-policies.js';
 import { channelMessageFailedType, type ChannelMessageInput, type ChannelMessageResult } from './contracts.js';
 
+const closingGraceMs = 1000;
+
 const { claimChannelMessage, finishChannelMessage } = proxyActivities<HeraldActivities>({ startToCloseTimeout: '1m', retry: bookkeepingRetryPolicy });
 
 /**
@@ -22,7 +24,8 @@ const { sendChannelMessage } = proxyActivities<HeraldActivities>({
  * a second start of the same window is "already started".
  */
 export async function channelMessageWorkflow(input: ChannelMessageInput): Promise<ChannelMessageResult> {
-  await sleep(Math.max(0, Date.parse(input.windowEnd) - Date.now()));
+  // A little past the window's end: a publish transaction that recorded an occurrence just before it has committed.
+  await sleep(Math.max(0, Date.parse(input.windowEnd) + closingGraceMs - Date.now()));
   const claimed = await claimChannelMessage(input);
   if (!claimed) return { message_id: null, status: 'empty', occurrences: 0 };
   try {

@@ -222,18 +222,22 @@ export async function startChannelMessages(deps: DispatchDeps, eventId: string):
   await startWindows(deps, windows);
 }
 
-/** Windows whose occurrences no message claimed a minute after they closed (Temporal was down at publish time). */
+/**
+ * Windows whose occurrences no message claimed a minute after they closed: Temporal was down at publish time (the
+ * window's workflow never started), or a publish committed after its window's workflow had made the message. Their
+ * workflow is started under the window's id with `-late`, once: it sends what was left.
+ */
 export async function sweepChannelWindows(deps: DispatchDeps, limit = 200): Promise<number> {
   const windows = await deps.sql<PendingWindow[]>`
     select distinct o.channel_id, c.type as channel_type, t.name as tenant_name, o.tenant_id, o.kind, o.endpoint_id, o.series_key, o.window_start, o.window_end
     from channel_occurrences o join channels c on c.id = o.channel_id join tenants t on t.id = o.tenant_id
-    where o.message_id is null and o.window_end < now() - interval '1 minute'
+    where o.message_id is null and o.window_end < now() - interval '1 minute' and o.window_end > now() - interval '1 day'
     limit ${limit}`;
-  await startWindows(deps, windows);
+  await startWindows(deps, windows, '-late');
   return windows.length;
 }
 
-async function startWindows(deps: DispatchDeps, windows: PendingWindow[]): Promise<void> {
+async function startWindows(deps: DispatchDeps, windows: PendingWindow[], idSuffix = ''): Promise<void> {
   for (const window of windows) {
     const input: ChannelMessageInput = {
       channelId: window.channel_id,
@@ -243,7 +247,7 @@ async function startWindows(deps: DispatchDeps, windows: PendingWindow[]): Promi
     };
     try {
       await deps.temporal.workflow.start<ChannelMessageWorkflow>(workflowTypes.channelMessage, {
-        workflowId: channelMessageWorkflowId(window.channel_id, seriesHash(window.series_key), window.window_start.getTime()),
+        workflowId: `${channelMessageWorkflowId(window.channel_id, seriesHash(window.series_key), window.window_start.getTime())}${idSuffix}`,
         taskQueue: deps.taskQueue,
         args: [input],
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
@@ -321,7 +325,12 @@ export async function claimChannelMessage(sql: Sql, input: ChannelMessageInput &
     const [first] = await tx<{ kind: string; endpoint_id: string | null }[]>`
       select kind, endpoint_id from channel_occurrences
       where channel_id = ${input.channelId} and series_key = ${input.seriesKey} and window_start <= ${windowStart} and message_id is null limit 1`;
-    if (!first || !channel.active) return undefined;
+    if (!first) return undefined;
+    if (!channel.active) {
+      // Deactivated since: what it would have said is dropped, not kept for a later window.
+      await tx`delete from channel_occurrences where channel_id = ${input.channelId} and series_key = ${input.seriesKey} and window_start <= ${windowStart} and message_id is null`;
+      return undefined;
+    }
     await tx`
       insert into channel_messages (id, tenant_id, channel_id, kind, endpoint_id, series_key, window_start, window_end, workflow_id)
       values (${messageId}, ${channel.tenant_id}, ${input.channelId}, ${first.kind}, ${first.endpoint_id}, ${input.seriesKey}, ${windowStart}, ${new Date(input.windowEnd)}, ${input.workflowId})`;

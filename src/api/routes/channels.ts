@@ -1,6 +1,6 @@
-import express, { type RequestHandler } from 'express';
+import express from 'express';
 import type { ApiDeps } from '../app.js';
-import { tenantOf, tenantScope } from '../auth.js';
+import { tenantScope } from '../auth.js';
 import { createSecretBox } from '../../core/crypto.js';
 import {
   channelOperationalEvents,
@@ -16,9 +16,8 @@ import {
 import { testChannel } from '../../core/channel-senders.js';
 import { eventTypeNameMessage, eventTypeNamePattern } from '../../core/event-catalog.js';
 import { createDeliveryAgent } from '../../core/http-delivery.js';
-import { createRateWindows } from '../../core/rate-windows.js';
 import { urlPolicyFromConfig } from '../../core/url-policy.js';
-import { HttpError } from '../errors.js';
+import { testSendLimiter } from '../test-send-limit.js';
 import { defineRoute, z } from '../openapi.js';
 import { pageSchema, paginationQuerySchema, rowsToFetch, toPage } from '../pagination.js';
 import { tenantIdParams } from './tenants.js';
@@ -153,19 +152,7 @@ export function channelRoutes(deps: ApiDeps): express.Router {
   const senderDeps = { sql, box, config, httpAgent: createDeliveryAgent(urlPolicyFromConfig(config)) };
 
   // Test messages count with the tenant's other test sends (HERALD_TEST_SENDS_PER_MINUTE): no mail or Slack reflector.
-  const testSendWindows = createRateWindows(sql, { limit: config.HERALD_TEST_SENDS_PER_MINUTE, windowMs: 60_000 });
-  const testSendLimit: RequestHandler = async (_request, response, next) => {
-    const taken = await testSendWindows.hit([`test-send:${tenantOf(response).id}`]);
-    if (taken.limited) {
-      const seconds = Math.max(1, Math.ceil(taken.retryAfterMs / 1000));
-      response.setHeader('retry-after', String(seconds));
-      throw new HttpError(429, 'rate_limited', `At most ${config.HERALD_TEST_SENDS_PER_MINUTE} test sends per minute per tenant; retry in ${seconds} s`, {
-        retry_after_seconds: seconds,
-        limit_per_minute: config.HERALD_TEST_SENDS_PER_MINUTE,
-      });
-    }
-    next();
-  };
+  const testSendLimit = testSendLimiter(deps);
 
   defineRoute(
     router,
