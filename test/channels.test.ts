@@ -6,6 +6,8 @@ import { startSmtpServer, type TestSmtpServer } from './helpers/smtp.js';
 import { runHeraldCli } from './helpers/run-node.js';
 import { publishOperationalEvent } from '../src/core/publish.js';
 import { sweepChannelWindows } from '../src/core/channels.js';
+import { startSmtpCatcher } from '../src/stack/smtp-catcher.js';
+import nodemailer from 'nodemailer';
 
 /**
  * Notification channels (issue 16): email and Slack destinations for Herald's operational notices, each message sent by
@@ -301,5 +303,27 @@ describe('herald channels (CLI)', { timeout: 120_000 }, () => {
     expect(shown.stdout).toContain('v1.endpoint.disabled');
     expect(refused.status).toBe(2);
     expect(refused.stderr).toBe('herald: pass either --email <address...> or --slack <webhook_url>\n');
+  });
+});
+
+describe("herald dev's SMTP catcher", () => {
+  it('prints each message it receives: envelope, subject and the plain-text part', async () => {
+    const printed: string[] = [];
+    const catcher = await startSmtpCatcher({ port: 0, print: (text) => printed.push(text) });
+    try {
+      await nodemailer.createTransport(catcher.url).sendMail({
+        from: 'Herald <herald@localhost>',
+        to: 'dev@example.com',
+        subject: '[Herald] Endpoint disabled',
+        text: 'Reason: consecutive_failures\nOpen the portal: http://127.0.0.1:8080/portal/',
+        html: '<p>Reason: consecutive_failures</p>',
+      });
+      await eventually(async () => (printed.length > 0 ? true : undefined), 10_000);
+      expect(printed[0]).toContain('mail from herald@localhost to dev@example.com');
+      expect(printed[0]).toContain('Subject: [Herald] Endpoint disabled');
+      expect(printed[0]).toContain('  │ Reason: consecutive_failures');
+    } finally {
+      await catcher.close();
+    }
   });
 });
