@@ -9,7 +9,7 @@ import { preferredPort, spawnLogged, stopChild, waitFor } from '../stack/process
 import { ensureTemporalCli, repositoryRoot, startTemporalDevServer, type TemporalDevServer } from '../stack/temporal.js';
 import { loadOrCreateDevSecrets, writeDevInfo, type DevInfo } from '../stack/dev-files.js';
 import { apiRequester } from './api-client.js';
-import { startSmtpCatcher, type SmtpCatcher } from '../stack/smtp-catcher.js';
+import type { SmtpCatcher } from '../stack/smtp-catcher.js';
 
 const devSettingsSchema = configSchema.pick({
   HERALD_HOME: true,
@@ -76,6 +76,8 @@ export async function runDev(): Promise<void> {
 
     // Email channels send to a local catcher that prints what it receives, unless HERALD_SMTP_URL names a real server.
     if (!settings.HERALD_SMTP_URL) {
+      // Loaded here only: every other herald command starts without the SMTP server and mail parser.
+      const { startSmtpCatcher } = await import('../stack/smtp-catcher.js');
       started.smtp = await startSmtpCatcher({ port: await preferredPort(settings.HERALD_DEV_SMTP_PORT) });
       console.log(`SMTP catcher ${started.smtp.url}  (email channels' messages are printed here)`);
     }
