@@ -8,6 +8,7 @@ import { createDeliveryAgent } from '../src/core/http-delivery.js';
 import { urlPolicyFromConfig } from '../src/core/url-policy.js';
 import type { Dispatcher } from 'undici';
 import type { DispatchDeps } from '../src/core/dispatch.js';
+import { createChannelActivities } from './channels.js';
 import { createDeliveryActivities } from './delivery.js';
 import { createFanoutActivities } from './fanout.js';
 import { createHealthActivities } from './health.js';
@@ -44,7 +45,7 @@ export function createActivities(
   const full: ActivityDeps = {
     extraSignatureProfiles: deps.config.HERALD_SIGNATURE_PROFILES,
     ...given,
-    dispatch: { sql: deps.sql, temporal: deps.temporal, taskQueue: deps.config.TEMPORAL_TASK_QUEUE, eagerStart: eagerWorkflowStart },
+    dispatch: { sql: deps.sql, temporal: deps.temporal, taskQueue: deps.config.TEMPORAL_TASK_QUEUE, eagerStart: eagerWorkflowStart, channelDigestWindowMs: deps.config.HERALD_CHANNEL_DIGEST_WINDOW_MS },
     secretBox: deps.secretBox ?? createSecretBox(deps.config.HERALD_ENCRYPTION_KEY),
     httpAgent: deps.httpAgent ?? createDeliveryAgent(urlPolicyFromConfig(deps.config)),
   };
@@ -53,6 +54,7 @@ export function createActivities(
       await full.sql`select 1`;
       return 'pong';
     },
+    ...createChannelActivities(full),
     ...createDeliveryActivities(full),
     ...createFanoutActivities(full),
     ...createHealthActivities(full),

@@ -47,7 +47,7 @@ export function createRecoverActivities(deps: ActivityDeps) {
       }
     },
     async finishRecovery(recoveryId: string): Promise<void> {
-      await finishRecovery(deps.sql, recoveryId);
+      await finishRecovery(deps.dispatch, recoveryId);
     },
   };
 }

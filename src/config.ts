@@ -79,8 +79,8 @@ export const configSchema = z.object({
   /** The portal's built files (`npm run build:portal`; `herald dev` builds them on first start). */
   HERALD_PORTAL_DIR: z.string().default(path.resolve('dist/portal')),
   /**
-   * The address customers reach Herald at (`https://webhooks.example.com`), used in portal links. Unset: the address
-   * the request that asked for the link came to.
+   * The address customers reach Herald at (`https://webhooks.example.com`), used in portal links and in notification
+   * links to the portal. Unset: the address the request that asked for the link came to (the API's own for notices).
    */
   HERALD_PUBLIC_URL: z.string().url().optional(),
   /** Deepest nesting of arrays and objects a JSON request body may have (422 too_deep beyond, before it is parsed). */
@@ -97,6 +97,12 @@ export const configSchema = z.object({
   HERALD_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(35_000),
   HERALD_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(256 * 1024),
   HERALD_RETRY_JITTER: booleanFromEnv.default(true),
+  /** Where email channels send: smtp://user:pass@host:587 or smtps://…:465 (nodemailer's URL form). Unset: email channels cannot be created. */
+  HERALD_SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').optional(),
+  /** The From of notification emails: "Herald <herald@example.com>" or an address. */
+  HERALD_EMAIL_FROM: z.string().min(3).default('Herald <herald@localhost>'),
+  /** A channel sends at most one message per endpoint and kind per window: what happened in it comes as one digest with a count. */
+  HERALD_CHANNEL_DIGEST_WINDOW_MS: z.coerce.number().int().min(1000).max(86_400_000).default(15 * 60_000),
   /** Extra named signature profiles, as JSON: {"acme": {…profile…}}; built-in names cannot be redefined. */
   HERALD_SIGNATURE_PROFILES: z
     .string()
@@ -132,6 +138,8 @@ export const configSchema = z.object({
   HERALD_DEV_PG_PORT: port.default(54329),
   HERALD_DEV_TEMPORAL_PORT: port.default(7233),
   HERALD_DEV_TEMPORAL_UI_PORT: port.default(8233),
+  /** `herald dev`'s SMTP catcher: email channels send there and the dev process prints what it receives. */
+  HERALD_DEV_SMTP_PORT: port.default(2525),
   HERALD_WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).max(10000).default(200),
   HERALD_WORKER_MAX_WORKFLOW_TASKS: z.coerce.number().int().min(2).max(10000).default(100),
   HERALD_WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100000).default(500),

@@ -11,7 +11,7 @@ import { startTestStack, type TestStack } from './helpers/stack.js';
 describe('tenant isolation', () => {
   let stack: TestStack;
   let call: ApiCall;
-  let a: { id: string; apiKey: string; endpointId: string; keyId: string; secret: string; eventId: string; deliveryId: string; recoveryId: string };
+  let a: { id: string; apiKey: string; endpointId: string; keyId: string; secret: string; eventId: string; deliveryId: string; recoveryId: string; channelId: string };
   let b: { id: string; apiKey: string; endpointId: string };
 
   /** The path with real ids; a parameter without one fails the test (a new route needs a resource of A's here). */
@@ -21,7 +21,7 @@ describe('tenant isolation', () => {
       return ids[name];
     });
   /** Every id of A's, for every path parameter the API has. */
-  const idsOfA = () => ({ tenant_id: a.id, endpoint_id: a.endpointId, key_id: a.keyId, event_id: a.eventId, delivery_id: a.deliveryId, recovery_id: a.recoveryId, name: 'v1.case.completed' });
+  const idsOfA = () => ({ tenant_id: a.id, endpoint_id: a.endpointId, key_id: a.keyId, event_id: a.eventId, delivery_id: a.deliveryId, recovery_id: a.recoveryId, channel_id: a.channelId, name: 'v1.case.completed' });
   const snapshot = async () => ({
     tenant: (await call('GET', `/v1/tenants/${a.id}`)).body,
     endpoints: (await call('GET', `/v1/tenants/${a.id}/endpoints?limit=100`)).body,
@@ -31,6 +31,7 @@ describe('tenant isolation', () => {
     deliveries: await stack.sql`select id, status, attempts from deliveries where tenant_id = ${a.id} order by id`,
     recoveries: await stack.sql`select id, status from recoveries where tenant_id = ${a.id} order by id`,
     attempts: await stack.sql`select count(*)::int as count from attempts where tenant_id = ${a.id}`,
+    channels: (await call('GET', `/v1/tenants/${a.id}/channels?limit=100`)).body,
   });
 
   beforeAll(async () => {
@@ -46,7 +47,8 @@ describe('tenant isolation', () => {
     const keyA = await call('POST', `/v1/tenants/${tenantA.id}/api-keys`, { key: tenantA.apiKey });
     const eventA = await call('POST', `/v1/tenants/${tenantA.id}/events`, { key: tenantA.apiKey, body: { event_type: 'v1.case.completed', data: {} } });
     const recoveryA = await call('POST', `/v1/tenants/${tenantA.id}/endpoints/${endpointA.body.id}/recover`, { key: tenantA.apiKey, body: { since: '1h' } });
-    expect([eventA.status, recoveryA.status]).toEqual([202, 202]);
+    const channelA = await call('POST', `/v1/tenants/${tenantA.id}/channels`, { key: tenantA.apiKey, body: { type: 'slack', webhook_url: 'https://hooks.slack.com/services/T0/B0/a-private-slack-token' } });
+    expect([eventA.status, recoveryA.status, channelA.status]).toEqual([202, 202, 201]);
     a = {
       ...tenantA,
       endpointId: endpointA.body.id,
@@ -55,6 +57,7 @@ describe('tenant isolation', () => {
       eventId: eventA.body.event_id,
       deliveryId: eventA.body.deliveries[0].delivery_id,
       recoveryId: recoveryA.body.recovery_id,
+      channelId: channelA.body.id,
     };
     b = { ...tenantB, endpointId: endpointB.body.id };
   });
@@ -92,6 +95,11 @@ describe('tenant isolation', () => {
         'get /v1/tenants/:tenant_id/endpoints/:endpoint_id/stats',
         'get /v1/tenants/:tenant_id/deliveries/:delivery_id',
         'get /v1/tenants/:tenant_id/events/:event_id',
+        'get /v1/tenants/:tenant_id/channels/:channel_id',
+        'patch /v1/tenants/:tenant_id/channels/:channel_id',
+        'delete /v1/tenants/:tenant_id/channels/:channel_id',
+        'post /v1/tenants/:tenant_id/channels/:channel_id/test',
+        'get /v1/tenants/:tenant_id/channels/:channel_id/messages',
       ]),
     );
     for (const route of routes) {
@@ -164,7 +172,7 @@ describe('tenant isolation', () => {
       const [method, path] = operation.key.split(' ') as [string, string];
       const answer = await call(method.toUpperCase(), fill(path, idsOfA()), { key: b.apiKey, body: method === 'get' || method === 'delete' ? undefined : {} });
       const text = JSON.stringify(answer.body);
-      for (const id of [a.id, a.endpointId, a.keyId, a.eventId, a.deliveryId, a.recoveryId]) expect(text, operation.key).not.toContain(id);
+      for (const id of [a.id, a.endpointId, a.keyId, a.eventId, a.deliveryId, a.recoveryId, a.channelId, 'a-private-slack-token']) expect(text, operation.key).not.toContain(id);
       if (access.get(operation.key) === 'admin') expect(answer.status, operation.key).toBe(403);
       else if (path.includes(':tenant_id')) expect(answer.status, operation.key).toBe(404);
       else expect(answer.status, operation.key).toBeLessThan(500);

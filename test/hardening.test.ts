@@ -173,6 +173,7 @@ describe('hardened API', () => {
         'v1.webhook.delivery_failed': { delivery_id: 'whd_x', event_id: 'evt_x', endpoint_id: 'ep_x', event_type: 'v1.case.completed', attempts: 3, last_error: 'HTTP 500' },
         'v1.endpoint.disabled': { endpoint_id: 'ep_x', reason: 'consecutive_failures', consecutive_failures: 10, last_error: null },
         'v1.endpoint.enabled': { endpoint_id: 'ep_x' },
+        'v1.endpoint.recovery_finished': { endpoint_id: 'ep_x', recovery_id: 'rcv_x', total: 3, replayed: 3 },
       };
       for (const [type, data] of Object.entries(samples)) {
         const listed = await expectStatus(call('GET', `/v1/event-types/${type}`, { key: tenant.apiKey }), 200);

@@ -20,7 +20,7 @@ describe('database migrations', () => {
 
   it('seeds the operational event types', async () => {
     const rows = await database.sql<{ name: string }[]>`select name from event_types where operational order by name`;
-    expect(rows.map((row) => row.name)).toEqual(['v1.endpoint.disabled', 'v1.endpoint.enabled', 'v1.webhook.delivery_failed', 'v1.webhook.test']);
+    expect(rows.map((row) => row.name)).toEqual(['v1.endpoint.disabled', 'v1.endpoint.enabled', 'v1.endpoint.recovery_finished', 'v1.webhook.delivery_failed', 'v1.webhook.test']);
   });
 
   it("keeps the endpoints table's column defaults (from 001_init.sql; no code relies on them) equal to endpointDefaults", async () => {

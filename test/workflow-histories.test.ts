@@ -12,6 +12,7 @@ import {
   fanoutWorkflowId,
   recoverWorkflowId,
   workflowTypes,
+  type ChannelMessageWorkflow,
   type DeliveryWorkflow,
   type EndpointHealthWorkflow,
   type FanoutWorkflow,
@@ -40,11 +41,12 @@ describe('workflow contracts', () => {
     const exported = Object.entries(await import('../workflows/index.js'));
     // Temporal registers every function the entry module exports as a workflow type: nothing else may be there.
     expect(exported.map(([name, value]) => [name, typeof value]).sort()).toEqual(
-      ['deliveryWorkflow', 'endpointHealthWorkflow', 'fanoutWorkflow', 'pingWorkflow', 'recoverWorkflow', 'replayDelivery'].map((name) => [name, 'function']),
+      ['channelMessageWorkflow', 'deliveryWorkflow', 'endpointHealthWorkflow', 'fanoutWorkflow', 'pingWorkflow', 'recoverWorkflow', 'replayDelivery'].map((name) => [name, 'function']),
     );
     expect(Object.values(workflowTypes).sort()).toEqual(exported.map(([name]) => name).sort());
     // The signatures callers start them with (checked by tsc).
     expectTypeOf<typeof import('../workflows/index.js')>().toEqualTypeOf<{
+      channelMessageWorkflow: ChannelMessageWorkflow;
       deliveryWorkflow: DeliveryWorkflow;
       endpointHealthWorkflow: EndpointHealthWorkflow;
       fanoutWorkflow: FanoutWorkflow;

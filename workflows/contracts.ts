@@ -18,6 +18,7 @@ export type FanoutWorkflow = (input: FanoutWorkflowInput) => Promise<{ dispatche
 export type EndpointHealthWorkflow = (input: EndpointHealthInput) => Promise<void>;
 export type RecoverWorkflow = (input: RecoverWorkflowInput) => Promise<RecoveryProgress>;
 export type PingWorkflow = () => Promise<string>;
+export type ChannelMessageWorkflow = (input: ChannelMessageInput) => Promise<ChannelMessageResult>;
 export type ReplayDeliveryWorkflow = (input: ReplayDeliveryInput) => Promise<ReplayDeliveryResult>;
 /** recoverWorkflow as registered: the API starts it with RecoverWorkflowInput, an operator with RecoverOperatorInput. */
 export type RecoverWorkflowAnyInput = (input: RecoverWorkflowInput | RecoverOperatorInput) => Promise<RecoveryProgress>;
@@ -29,6 +30,7 @@ export const workflowTypes = {
   recover: 'recoverWorkflow',
   ping: 'pingWorkflow',
   replayDelivery: 'replayDelivery',
+  channelMessage: 'channelMessageWorkflow',
 } as const;
 
 /**
@@ -352,3 +354,32 @@ export const retryNowUpdate = defineUpdate<RetryNowOutcome>('retryNow');
 /** The validator's refusal of `retryNow` when the delivery is not waiting for a retry. */
 export const notWaitingForRetry = (deliveryId: string, status: DeliveryStatus) =>
   `delivery ${deliveryId} is not waiting for a retry: it is ${status === 'delivering' ? 'attempting right now' : status}`;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Notification channels (src/core/channels.ts)
+
+/**
+ * One message of a notification channel: everything of one series (an endpoint and a kind, e.g. `v1.endpoint.disabled`
+ * of ep_…) that happened in one digest window. Started by whoever records an occurrence, under a workflow id made of
+ * the channel, the series and the window's start, so every publisher of the window names the same workflow; it sleeps
+ * until the window closes, then sends one message (a digest with a count when there were several) with retries.
+ */
+export interface ChannelMessageInput {
+  channelId: string;
+  seriesKey: string;
+  /** ISO dates: the window this message covers (the workflow sends once `windowEnd` has passed). */
+  windowStart: string;
+  windowEnd: string;
+}
+
+export interface ChannelMessageResult {
+  message_id: string | null;
+  status: 'sent' | 'failed' | 'empty';
+  occurrences: number;
+}
+
+/** `channel-<channel id>-<series hash>-<window start, ms>`: one per channel, series and window. */
+export const channelMessageWorkflowId = (channelId: string, seriesHash: string, windowStartMs: number) => `channel-${channelId}-${seriesHash}-${windowStartMs}`;
+
+/** The failure type a channel message's workflow closes with when its sends ran out of retries. */
+export const channelMessageFailedType = 'ChannelMessageFailed';

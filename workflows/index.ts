@@ -6,3 +6,4 @@ export { fanoutWorkflow } from './fanout.js';
 export { pingWorkflow } from './ping.js';
 export { recoverWorkflow } from './recover.js';
 export { replayDelivery } from './replay-delivery.js';
+export { channelMessageWorkflow } from './channel-message.js';

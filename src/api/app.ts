@@ -15,6 +15,7 @@ import { eventRoutes } from './routes/events.js';
 import { deliveryRoutes } from './routes/deliveries.js';
 import { operationRoutes } from './routes/operations.js';
 import { portalRoutes } from './routes/portal.js';
+import { channelRoutes } from './routes/channels.js';
 
 export interface ApiDeps {
   config: Config;
@@ -39,6 +40,7 @@ export const routeModules: RouteModule[] = [
   deliveryRoutes,
   operationRoutes,
   portalRoutes,
+  channelRoutes,
 ];
 
 const readinessSchema = z

@@ -10,6 +10,7 @@ import { preferredPort, spawnLogged, stopChild, waitFor } from '../stack/process
 import { ensureTemporalCli, repositoryRoot, startTemporalDevServer, type TemporalDevServer } from '../stack/temporal.js';
 import { loadOrCreateDevSecrets, writeDevInfo, type DevInfo } from '../stack/dev-files.js';
 import { apiRequester } from './api-client.js';
+import type { SmtpCatcher } from '../stack/smtp-catcher.js';
 
 const devSettingsSchema = configSchema.pick({
   HERALD_HOME: true,
@@ -17,6 +18,8 @@ const devSettingsSchema = configSchema.pick({
   HERALD_DEV_PG_PORT: true,
   HERALD_DEV_TEMPORAL_PORT: true,
   HERALD_DEV_TEMPORAL_UI_PORT: true,
+  HERALD_DEV_SMTP_PORT: true,
+  HERALD_SMTP_URL: true,
 });
 
 /** Runs a TypeScript entry point with tsx, or a compiled one (`dist/…js`) with plain node. */
@@ -34,7 +37,7 @@ export async function runDev(): Promise<void> {
   const home = path.resolve(settings.HERALD_HOME);
   await mkdir(home, { recursive: true });
   const secrets = await loadOrCreateDevSecrets(home);
-  const started: { postgres?: LocalPostgres; temporal?: TemporalDevServer; children: ChildProcess[] } = { children: [] };
+  const started: { postgres?: LocalPostgres; temporal?: TemporalDevServer; smtp?: SmtpCatcher; children: ChildProcess[] } = { children: [] };
 
   let stopping: Promise<void> | undefined;
   const stopAll = () =>
@@ -43,6 +46,7 @@ export async function runDev(): Promise<void> {
       await Promise.all(started.children.map((child) => stopChild(child)));
       await started.temporal?.stop();
       await started.postgres?.stop();
+      await started.smtp?.close();
       console.log('Stopped. Data kept in', home);
     })());
   process.on('SIGINT', () => void stopAll().then(() => process.exit(0)));
@@ -71,6 +75,14 @@ export async function runDev(): Promise<void> {
     });
     console.log(`Temporal     ${started.temporal.address}  (state in ${path.join(home, 'temporal')})`);
 
+    // Email channels send to a local catcher that prints what it receives, unless HERALD_SMTP_URL names a real server.
+    if (!settings.HERALD_SMTP_URL) {
+      // Loaded here only: every other herald command starts without the SMTP server and mail parser.
+      const { startSmtpCatcher } = await import('../stack/smtp-catcher.js');
+      started.smtp = await startSmtpCatcher({ port: await preferredPort(settings.HERALD_DEV_SMTP_PORT) });
+      console.log(`SMTP catcher ${started.smtp.url}  (email channels' messages are printed here)`);
+    }
+
     const apiPort = await preferredPort(settings.HERALD_API_PORT);
     const env: NodeJS.ProcessEnv = {
       HERALD_ADMIN_KEY: secrets.admin_key,
@@ -83,6 +95,7 @@ export async function runDev(): Promise<void> {
       DATABASE_URL: databaseUrl,
       TEMPORAL_ADDRESS: started.temporal.address,
       TEMPORAL_NAMESPACE: started.temporal.namespace,
+      ...(started.smtp ? { HERALD_SMTP_URL: started.smtp.url } : {}),
     };
     const config = loadConfig(env);
 
@@ -117,6 +130,7 @@ export async function runDev(): Promise<void> {
       temporal_namespace: started.temporal.namespace,
       web_ui_url: started.temporal.uiUrl ?? null,
       database_url: databaseUrl,
+      smtp_url: config.HERALD_SMTP_URL ?? null,
     };
     await writeDevInfo(home, info);
     const portalLink = await apiRequester({ url: apiUrl, key: devTenant.api_key })<{ url: string }>('POST', `/v1/tenants/${devTenant.tenant_id}/portal-sessions`, { expires_in: '1h' });
@@ -143,6 +157,7 @@ Herald is running.
   Temporal UI    ${info.web_ui_url}
   Temporal gRPC  ${info.temporal_address}  namespace ${info.temporal_namespace}
   Admin API key  ${info.admin_key}
+  SMTP           ${info.smtp_url ?? '(none)'}   (email channels; with herald dev's catcher, messages are printed below)
   Written to     .herald/dev.json (the herald CLI reads it)
 
 Publish a test event (tenant ${info.dev_tenant_id}; it has no endpoint yet, see the README's API tour):

@@ -23,9 +23,9 @@ interface Context {
 
 const pollEveryMs = 500;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const enc = encodeURIComponent;
+export const enc = encodeURIComponent;
 
-function operatorAction(action: (context: Context) => Promise<void>) {
+export function operatorAction(action: (context: Context) => Promise<void>) {
   return async (...received: unknown[]) => {
     const command = received.at(-1) as Command;
     const options = command.opts();
@@ -44,7 +44,7 @@ function operatorAction(action: (context: Context) => Promise<void>) {
 }
 
 /** A subcommand with --tenant (or HERALD_TENANT) and --json. */
-function tenantCommand(parent: Command, name: string, description: string): Command {
+export function tenantCommand(parent: Command, name: string, description: string): Command {
   return parent
     .command(name)
     .description(description)
@@ -52,7 +52,7 @@ function tenantCommand(parent: Command, name: string, description: string): Comm
     .option('--json', 'print the API answer as JSON');
 }
 
-function positiveInteger(value: string): number {
+export function positiveInteger(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('must be a positive whole number');
   return Number(value);
 }
@@ -63,7 +63,7 @@ function dateOrAgo(value: string): string {
   return date.toISOString();
 }
 
-function query(parameters: Record<string, unknown>): string {
+export function query(parameters: Record<string, unknown>): string {
   const search = new URLSearchParams();
   for (const [name, value] of Object.entries(parameters)) if (value !== undefined && value !== null && value !== '') search.set(name, String(value));
   const text = search.toString();
@@ -93,7 +93,7 @@ async function readText(option: string, value: string): Promise<string> {
   });
 }
 
-const nextPage = (page: { next_cursor: string | null }) => {
+export const nextPage = (page: { next_cursor: string | null }) => {
   if (page.next_cursor) console.log(`\nmore: --cursor ${page.next_cursor}`);
 };
 

@@ -29,6 +29,8 @@ export interface DispatchDeps {
    * on a worker's NativeConnection, i.e. starts made in the worker (fan-out, sweeper, notices).
    */
   eagerStart?: boolean;
+  /** Notification channels' digest window (HERALD_CHANNEL_DIGEST_WINDOW_MS); 15 minutes when absent. */
+  channelDigestWindowMs?: number;
 }
 
 export interface DeliveryToStart {

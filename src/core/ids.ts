@@ -12,6 +12,8 @@ export const idPrefixes = {
   recovery: 'rcv',
   secret: 'sec',
   portalSession: 'pss',
+  channel: 'chn',
+  channelMessage: 'cmsg',
 } as const;
 
 export type IdKind = keyof typeof idPrefixes;

@@ -9,6 +9,7 @@ export const operationalEventTypes = {
   deliveryFailed: 'v1.webhook.delivery_failed',
   endpointDisabled: 'v1.endpoint.disabled',
   endpointEnabled: 'v1.endpoint.enabled',
+  recoveryFinished: 'v1.endpoint.recovery_finished',
 } as const;
 
 export type OperationalEventType = (typeof operationalEventTypes)[keyof typeof operationalEventTypes];
@@ -31,6 +32,7 @@ export interface OperationalEventData {
   };
   'v1.endpoint.disabled': { endpoint_id: string; reason: string; consecutive_failures: number; last_error: string | null };
   'v1.endpoint.enabled': { endpoint_id: string };
+  'v1.endpoint.recovery_finished': { endpoint_id: string; recovery_id: string; total: number; replayed: number };
 }
 
 export type PublishedOperationalType = keyof OperationalEventData;
@@ -53,6 +55,7 @@ const noticeKeyNames: Record<PublishedOperationalType, string> = {
   'v1.webhook.delivery_failed': 'delivery_failed',
   'v1.endpoint.disabled': 'endpoint_disabled',
   'v1.endpoint.enabled': 'endpoint_enabled',
+  'v1.endpoint.recovery_finished': 'recovery_finished',
 };
 
 /** The idempotency key of a notice, in Herald's own namespace. */

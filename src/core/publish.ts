@@ -8,6 +8,7 @@ import { deliveryIdFor, newId } from './ids.js';
 import { retryDelaysMs } from './retry-schedule.js';
 import { dispatchEvent, type DispatchDeps, type DeliveryToStart } from './dispatch.js';
 import { insertEventDeliveries, publishedDeliveries } from './deliveries.js';
+import { recordChannelOccurrences, startChannelMessages } from './channels.js';
 
 export interface PublishInput {
   tenantId: string;
@@ -61,16 +62,25 @@ export async function publishEvent(deps: DispatchDeps, input: PublishInput): Pro
   }
   const eventType = await validateEventData(deps.sql, input.eventType, input.data);
   const published = await publish(deps, input, input.idempotencyKey === undefined ? undefined : { scope: 'tenant', key: input.idempotencyKey });
+  // Channels that carry this type: not awaited, like dispatch (the occurrences are rows; the sweeper starts what is left).
+  void startChannelMessages(deps, published.event_id).catch(() => {});
   return { ...published, deprecatedSince: eventType.deprecated_at };
 }
 
 /** Herald's own notice (endpoint disabled, delivery failed…): published once per occurrence, however often it is retried. */
+/**
+ * The notice also reaches the tenant's notification channels (src/core/channels.ts): its occurrences are stored with the
+ * event, and their digest windows' workflows are started here, awaited, so a caller that retries (an activity) also
+ * completes a start that failed; a repeated notice starts nothing new.
+ */
 export async function publishOperationalEvent<T extends PublishedOperationalType>(deps: DispatchDeps, notice: OperationalNotice<T>): Promise<PublishResult> {
-  return publish(
+  const published = await publish(
     deps,
     { tenantId: notice.tenantId, eventType: notice.type, data: notice.data, excludeEndpointIds: notice.excludeEndpointIds },
     { scope: 'herald', key: noticeKey(notice) },
   );
+  await startChannelMessages(deps, published.event_id);
+  return published;
 }
 
 /**
@@ -82,7 +92,7 @@ async function publish(deps: DispatchDeps, input: Omit<PublishInput, 'idempotenc
   const requestHash = publishRequestHash(input);
   for (let tries = 0; ; tries++) {
     try {
-      const { result, pending } = await storeEvent(deps.sql, input, requestHash, idempotency);
+      const { result, pending } = await storeEvent(deps.sql, input, requestHash, idempotency, deps.channelDigestWindowMs);
       // Not awaited: the rows are the promise. If Temporal is slow or down the answer is not held
       // up, and whatever fails to start here stays undispatched for the sweeper.
       if (pending.length > 0) void dispatchEvent(deps, result.event_id, pending).catch(() => {});
@@ -99,6 +109,7 @@ async function storeEvent(
   input: Omit<PublishInput, 'idempotencyKey'>,
   requestHash: string,
   idempotency: Idempotency | undefined,
+  channelDigestWindowMs: number | undefined,
 ): Promise<{ result: PublishResult; pending: DeliveryToStart[] }> {
   return sql.begin(async (tx) => {
     if (idempotency) {
@@ -124,6 +135,15 @@ async function storeEvent(
       values (${eventId}, ${input.tenantId}, ${input.eventType}, ${schemaVersionOf(input.eventType)}, ${traceId},
               -- sent as text: a json or jsonb parameter would be normalised (key order) or encoded twice
               ${JSON.stringify(input.data)}::text::json)`;
+    // Notification channels carrying this type: one occurrence each, named by the notice (Herald's) or the event.
+    await recordChannelOccurrences(tx as unknown as Sql, {
+      tenantId: input.tenantId,
+      eventId,
+      eventType: input.eventType,
+      data: input.data,
+      occurrence: idempotency?.scope === 'herald' ? `herald:${idempotency.key}` : eventId,
+      windowMs: channelDigestWindowMs,
+    });
 
     const endpoints = await subscribedEndpoints(tx as unknown as Sql, { tenantId: input.tenantId, eventType: input.eventType, excludeEndpointIds: input.excludeEndpointIds });
     const rows = endpoints.map((endpoint) => ({

@@ -5,6 +5,7 @@ import { parseDuration, durationPattern } from './durations.js';
 import { deliveryIdFor, newId } from './ids.js';
 import { retryDelaysMs, type RetrySchedule } from './retry-schedule.js';
 import { startDeliveryWorkflows, type DispatchDeps } from './dispatch.js';
+import { publishOperationalEvent } from './publish.js';
 import { recoverWorkflowId, runningDeliveryStatuses } from '../../workflows/contracts.js';
 import { countRecoverable, countRecoveryReplays, deliveryTenantId, deliveryToReplay, insertReplays, replayExists, latestEventDeliveries, recoverableDeliveries } from './deliveries.js';
 
@@ -235,11 +236,24 @@ export async function replayRecoveryBatch(deps: DispatchDeps, input: { recoveryI
   return { count: originals.length, lastDeliveryId: originals.at(-1)?.id };
 }
 
-export async function finishRecovery(sql: Sql, recoveryId: string): Promise<void> {
-  await sql`
+/**
+ * Marks a recovery completed and announces it (`v1.endpoint.recovery_finished`, to the tenant's other endpoints and
+ * its notification channels), once: the notice's key is the recovery, so a retried finish is "already sent".
+ */
+export async function finishRecovery(deps: DispatchDeps, recoveryId: string): Promise<void> {
+  const [finished] = await deps.sql<Pick<RecoveryRow, 'tenant_id' | 'endpoint_id' | 'total' | 'replayed'>[]>`
     update recoveries set status = 'completed', finished_at = coalesce(finished_at, now()),
-      replayed = ${countRecoveryReplays(sql, recoveryId)}
-    where id = ${recoveryId}`;
+      replayed = ${countRecoveryReplays(deps.sql, recoveryId)}
+    where id = ${recoveryId}
+    returning tenant_id, endpoint_id, total, replayed`;
+  if (!finished) return;
+  await publishOperationalEvent(deps, {
+    tenantId: finished.tenant_id,
+    type: 'v1.endpoint.recovery_finished',
+    data: { endpoint_id: finished.endpoint_id, recovery_id: recoveryId, total: finished.total, replayed: finished.replayed },
+    occurrence: recoveryId,
+    excludeEndpointIds: [finished.endpoint_id],
+  });
 }
 
 export const sinceMessage = 'must be an ISO 8601 date (2026-05-01T12:00:00Z) or a duration meaning "that long ago" (2h, 30m, 7d)';

@@ -27,3 +27,7 @@ export const healthSummary = (endpoint: { url: string; tenant_name?: string | nu
 /** `recovery of failed deliveries → https://receiver.example.com/hooks (Acme)` */
 export const recoverySummary = (recovery: { delivery_status: string; url: string; tenant_name?: string | null }) =>
   `recovery of ${recovery.delivery_status} deliveries → ${receiver(recovery.url, recovery.tenant_name)}`;
+
+/** `email digest of v1.endpoint.disabled for ep_… (Acme)`: a channel message never shows its recipients or Slack URL. */
+export const channelMessageSummary = (message: { channel_type: string; kind: string; endpoint_id: string | null; tenant_name?: string | null }) =>
+  `${message.channel_type} notice of ${message.kind}${message.endpoint_id ? ` for ${message.endpoint_id}` : ''}${message.tenant_name ? ` (${message.tenant_name})` : ''}`;

@@ -13,6 +13,8 @@ export interface DevInfo {
   temporal_namespace: string;
   web_ui_url: string | null;
   database_url: string;
+  /** Where email channels send: herald dev's SMTP catcher (which prints them), or HERALD_SMTP_URL. */
+  smtp_url?: string | null;
 }
 
 interface DevSecrets {

@@ -22,7 +22,7 @@ await ensureSearchAttributes(temporal, config.TEMPORAL_NAMESPACE).catch((error) 
   logger.warn({ err: error }, 'could not register search attributes; register them with `temporal operator search-attribute create`'),
 );
 const { worker, shutdown, eagerWorkflowStart } = await createHeraldWorker({ config, sql, temporal, logger, connection });
-const stopSweeper = startSweeper({ sql, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger, eagerStart: eagerWorkflowStart });
+const stopSweeper = startSweeper({ sql, temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, logger, eagerStart: eagerWorkflowStart, channelDigestWindowMs: config.HERALD_CHANNEL_DIGEST_WINDOW_MS });
 logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'worker started');
 const running = worker.run();
 let finished: Promise<void> | undefined;

@@ -1,4 +1,5 @@
 import { sweepUndispatched, type DispatchDeps } from '../core/dispatch.js';
+import { sweepChannelWindows } from '../core/channels.js';
 import { sweepTerminatedDeliveries, type TerminatedSweepCursor, type TerminatedSweepOptions } from '../core/delivery-operations.js';
 import type { Logger } from '../logger.js';
 
@@ -36,6 +37,8 @@ export function startSweeper(deps: DispatchDeps & { logger: Logger }, options: S
         while ((await sweepUndispatched(deps)) === 500);
       });
       await sweep('terminated deliveries', () => sweepTerminatedDeliveries(deps, cursor, terminated));
+      // Notification windows whose message workflow was never started (Temporal down when the notice was published).
+      await sweep('channel windows', () => sweepChannelWindows(deps));
     });
   }, options.everyMs ?? 5000);
   timer.unref();

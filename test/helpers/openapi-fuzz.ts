@@ -161,7 +161,7 @@ export const badHeaderNames = [
 ];
 
 /** The event types Herald publishes itself; a tenant may not. */
-export const operationalEventTypes = ['v1.webhook.delivery_failed', 'v1.endpoint.disabled', 'v1.endpoint.enabled', 'v1.webhook.test'];
+export const operationalEventTypes = ['v1.webhook.delivery_failed', 'v1.endpoint.disabled', 'v1.endpoint.enabled', 'v1.endpoint.recovery_finished', 'v1.webhook.test'];
 
 const destinationUrls = fc.constantFrom(
   'http://127.0.0.1:9/hook',

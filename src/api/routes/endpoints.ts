@@ -288,7 +288,7 @@ export function endpointRoutes(deps: ApiDeps): express.Router {
   const { sql, config } = deps;
   const box = createSecretBox(config.HERALD_ENCRYPTION_KEY);
   const scope = tenantScope(deps);
-  const healthDeps = { sql, temporal: deps.temporal, taskQueue: config.TEMPORAL_TASK_QUEUE };
+  const healthDeps = { sql, temporal: deps.temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, channelDigestWindowMs: config.HERALD_CHANNEL_DIGEST_WINDOW_MS };
   const view = (endpoint: EndpointRecord, options: { showSecret?: boolean } = {}) => endpointView(endpoint, { ...options, extraProfiles: config.HERALD_SIGNATURE_PROFILES });
   const withHealth = async (endpoint: EndpointRecord) => ({ ...view(endpoint), health: (await healthSummaries(healthDeps, [endpoint])).get(endpoint.id)! });
   const tags = ['Endpoints'];

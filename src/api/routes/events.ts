@@ -62,7 +62,7 @@ export function eventRoutes(deps: ApiDeps): express.Router {
   const { sql } = deps;
   const scope = tenantScope(deps);
   const tags = ['Events'];
-  const dispatchDeps = { sql, temporal: deps.temporal, taskQueue: deps.config.TEMPORAL_TASK_QUEUE };
+  const dispatchDeps = { sql, temporal: deps.temporal, taskQueue: deps.config.TEMPORAL_TASK_QUEUE, channelDigestWindowMs: deps.config.HERALD_CHANNEL_DIGEST_WINDOW_MS };
 
   defineRoute(
     router,

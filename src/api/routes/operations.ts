@@ -2,14 +2,13 @@ import express, { type RequestHandler } from 'express';
 import type { ApiDeps } from '../app.js';
 import { endpointScope, principalOf, principalTenantId, tenantOf, tenantScope } from '../auth.js';
 import { Invalid, NotFound } from '../../core/errors.js';
-import { HttpError } from '../errors.js';
+import { testSendLimiter } from '../test-send-limit.js';
 import { defineRoute, withOpenApi, z } from '../openapi.js';
 import { apiDateOrAgo } from '../dates.js';
 import { tenantIdParams } from './tenants.js';
 import { createSecretBox } from '../../core/crypto.js';
 import { endpointDefaults } from '../../core/endpoint-defaults.js';
 import { loadEndpointForDelivery } from '../../core/endpoints.js';
-import { createRateWindows } from '../../core/rate-windows.js';
 import { createRecovery, getRecovery, replayDelivery, replayEvent, type RecoveryRow } from '../../core/replay.js';
 import { builtInProfiles, isKnownProfile, signatureHeaders, signatureSettingsSchema } from '../../core/signing.js';
 import { sendTestWebhook, testRegisteredEndpoint } from '../../core/test-send.js';
@@ -124,7 +123,7 @@ export function operationRoutes(deps: ApiDeps): express.Router {
   const { sql, config } = deps;
   const box = createSecretBox(config.HERALD_ENCRYPTION_KEY);
   const scope = tenantScope(deps);
-  const dispatchDeps = { sql, temporal: deps.temporal, taskQueue: config.TEMPORAL_TASK_QUEUE };
+  const dispatchDeps = { sql, temporal: deps.temporal, taskQueue: config.TEMPORAL_TASK_QUEUE, channelDigestWindowMs: config.HERALD_CHANNEL_DIGEST_WINDOW_MS };
   // Test sends go out like deliveries: the URL policy is applied again at connect time (DNS rebinding).
   const urlPolicy = urlPolicyFromConfig(config);
   const sendOptions = { extraProfiles: config.HERALD_SIGNATURE_PROFILES, dispatcher: createDeliveryAgent(urlPolicy) };
@@ -133,27 +132,7 @@ export function operationRoutes(deps: ApiDeps): express.Router {
   /** 404 for an endpoint the tenant does not have, before the body is validated (no 422 probing). */
   const endpointExists = endpointScope(deps);
 
-  /**
-   * Every test send (to a registered endpoint or to any URL) counts against its tenant: HERALD_TEST_SENDS_PER_MINUTE
-   * per tenant, however many keys it has, so test sends cannot be used as a request reflector. The admin's ad-hoc
-   * sends share one bucket, `admin`; its sends to a tenant's endpoint count against that tenant.
-   */
-  const testSendsPerMinute = config.HERALD_TEST_SENDS_PER_MINUTE;
-  const testSendWindows = createRateWindows(sql, { limit: testSendsPerMinute, windowMs: 60_000 });
-  const testSendLimit: RequestHandler = async (request, response, next) => {
-    const principal = principalOf(response);
-    const bucket = request.params.tenant_id !== undefined ? tenantOf(response).id : (principalTenantId(principal) ?? 'admin');
-    const taken = await testSendWindows.hit([`test-send:${bucket}`]);
-    if (taken.limited) {
-      const seconds = Math.max(1, Math.ceil(taken.retryAfterMs / 1000));
-      response.setHeader('retry-after', String(seconds));
-      throw new HttpError(429, 'rate_limited', `At most ${testSendsPerMinute} test sends per minute per tenant; retry in ${seconds} s`, {
-        retry_after_seconds: seconds,
-        limit_per_minute: testSendsPerMinute,
-      });
-    }
-    next();
-  };
+  const testSendLimit = testSendLimiter(deps);
 
   defineRoute(
     router,
