@@ -61,6 +61,11 @@ describe('portal sessions', () => {
     expect(Math.abs(Date.parse(created.expires_at) - Date.now() - 2 * 3_600_000)).toBeLessThan(60_000);
     const opened = await openPortalLink(suite.stack, created.url);
     expect(opened.body).toMatchObject({ tenant_id: suite.tenant.id, read_only: true });
+    // A read-only session changes nothing, but may sign out.
+    const readOnly = portalClient(suite.stack, { cookie: opened.cookie, csrf: opened.body.csrf_token });
+    expect((await readOnly('PATCH', `/v1/tenants/${suite.tenant.id}`, { body: { name: 'Renamed' } })).body.error.code).toBe('read_only');
+    expect((await readOnly('DELETE', '/portal/session')).status).toBe(204);
+    expect((await readOnly('GET', '/portal/session')).status).toBe(401);
     for (const expires_in of ['0s', '8d', 'soon']) {
       const refused = await suite.call('POST', `/v1/tenants/${suite.tenant.id}/portal-sessions`, { body: { expires_in } });
       expect(refused.status, expires_in).toBe(422);

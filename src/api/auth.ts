@@ -104,13 +104,14 @@ const readMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
  * in a header, which another site's page cannot read or set (SameSite=Strict is the first line, this the second),
  * and a read-only session changes nothing: both refused here, on the server, whatever the page shows.
  */
-export function checkPortalRequest(request: Request, session: PortalSession): void {
+export function checkPortalRequest(request: Request, session: PortalSession, options: { signingOut?: boolean } = {}): void {
   if (readMethods.has(request.method)) return;
   const presented = request.headers[csrfHeaderName];
   if (typeof presented !== 'string' || !safeEqual(Buffer.from(presented), Buffer.from(session.csrf_token))) {
     throw new HttpError(403, 'csrf_failed', `A change from the portal must carry its session's ${csrfHeaderName} header`);
   }
-  if (session.read_only) throw new HttpError(403, 'read_only', 'This portal session is read-only; ask for a portal link that can make changes');
+  // Signing out changes only the session itself: a read-only session may end.
+  if (session.read_only && !options.signingOut) throw new HttpError(403, 'read_only', 'This portal session is read-only; ask for a portal link that can make changes');
 }
 
 export function principalOf(response: Response): Principal {

@@ -184,7 +184,7 @@ export function portalRoutes(deps: ApiDeps): express.Router {
       const session = await sessionOf(request);
       // Like every change a session makes, signing out needs its CSRF token: no other site can sign a customer out.
       if (session) {
-        checkPortalRequest(request, session);
+        checkPortalRequest(request, session, { signingOut: true });
         await endPortalSession(sql, session.id);
       }
       response.setHeader('set-cookie', setSessionCookie('', 0));
