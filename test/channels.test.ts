@@ -121,7 +121,10 @@ describe('email channels', () => {
     });
     expect(message).toMatchObject({ kind: 'v1.endpoint.disabled', endpoint_id: endpoint.id, occurrences: 1, attempts: 1, subject: parsed.subject, workflow_id: expect.stringMatching(/^channel-chn_/) });
     expect(message.attempt_log).toEqual([expect.objectContaining({ attempt: 1, success: true, error: null })]);
-    const described = await suite.stack.temporal.workflow.getHandle(message.workflow_id).describe();
+    // The row says sent once the send activity recorded it; the workflow completes just after.
+    const handle = suite.stack.temporal.workflow.getHandle(message.workflow_id);
+    await handle.result();
+    const described = await handle.describe();
     expect(described.status.name).toBe('COMPLETED');
     expect(await described.staticSummary()).toBe(`email notice of v1.endpoint.disabled for ${endpoint.id} (Acme)`);
   });
