@@ -245,6 +245,10 @@ describe('payload templates on the real stack', () => {
     expect(log.attempts_log).toMatchObject([
       { attempt: 1, success: false, status_code: null, error_class: 'template', error_message: 'template: line 1, column 14: undefined variable: data.status' },
     ]);
+    // There was no request to show as sent: 409 saying why.
+    const asSent = await suite.call('GET', path(`/deliveries/${deliveryId}/request`), { key: key() });
+    expect(asSent.status).toBe(409);
+    expect(asSent.body.error.message).toMatch(/template does not render for this delivery, so nothing was sent: .*undefined variable: data\.status/);
 
     // Its workflow closed Failed as TemplateError; the receiver was never called and the endpoint's health is untouched.
     const closing = await suite.stack.temporal.workflow.getHandle(deliveryWorkflowId(deliveryId)).result().catch((error: unknown) => error);

@@ -131,12 +131,13 @@ export function deliveryRoutes(deps: ApiDeps): express.Router {
       summary: 'The request a delivery sends, as sent (its latest attempt, or its next one)',
       description:
         'The URL, every header and the exact body, built by the code that sends it. The signatures and the values of ' +
-        "the endpoint's custom headers are masked to their last 4 characters; the signature is recomputed with the current secret.",
+        "the endpoint's custom headers are masked to their last 4 characters; the signature is recomputed with the current secret. " +
+        "409 when the endpoint's payload template does not render for this delivery (nothing was sent).",
       tags,
       access: 'tenant',
       request: { params: deliveryParams },
       responses: { 200: { description: 'The request', schema: requestAsSentSchema } },
-      errors: [404],
+      errors: [404, 409],
       before: [scope],
     },
     async ({ params }, _request, response) => {
