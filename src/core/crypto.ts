@@ -48,6 +48,17 @@ export function safeEqual(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** A secret header value as answers show it: its last 4 characters when it has 8 or more, else nothing. */
+export function maskHeaderValue(value: string): string {
+  return value.length >= 8 ? `****${value.slice(-4)}` : '****';
+}
+
+/** `headers` with the values of the headers named in `secretNames` (any case) masked by maskHeaderValue. */
+export function maskHeaders(headers: Record<string, string>, secretNames: Iterable<string>): Record<string, string> {
+  const secret = new Set([...secretNames].map((name) => name.toLowerCase()));
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, secret.has(name.toLowerCase()) ? maskHeaderValue(value) : value]));
+}
+
 /** `whsec_****a1b2`: enough to tell secrets apart, never enough to use one. */
 export function maskSecret(value: string): string {
   const prefix = value.startsWith('whsec_') ? 'whsec_' : '';

@@ -1,5 +1,5 @@
 import type { Sql } from '../db/client.js';
-import { maskSecret, type SecretBox } from './crypto.js';
+import { maskHeaders, type SecretBox } from './crypto.js';
 import { deliveryContent } from './deliveries.js';
 import { loadEndpointForDelivery } from './endpoints.js';
 import { Conflict, NotFound } from './errors.js';
@@ -10,7 +10,7 @@ import type { SignatureProfile } from './signing.js';
 export interface RequestAsSent {
   method: 'POST';
   url: string;
-  /** Every header Herald sends; the endpoint's custom header values and the signatures masked to their last 4 characters. */
+  /** Every header Herald sends; the endpoint's custom header values and the signatures masked as every answer masks header values (maskHeaderValue). */
   headers: Record<string, string>;
   /** The exact bytes of the body (the endpoint's template rendered, or its envelope). */
   body: string;
@@ -42,7 +42,6 @@ export async function deliveryRequestAsSent(
     throw error;
   }
   const signatureNames = Object.keys(prepared.signatureHeaders).filter((name) => /signature/i.test(name));
-  const secretHeaders = new Set([...Object.keys(endpoint.headers), ...signatureNames].map((name) => name.toLowerCase()));
-  const headers = Object.fromEntries(Object.entries(prepared.headers).map(([name, value]) => [name, secretHeaders.has(name.toLowerCase()) ? maskSecret(value) : value]));
+  const headers = maskHeaders(prepared.headers, [...Object.keys(endpoint.headers), ...signatureNames]);
   return { method: 'POST', url: prepared.url, headers, body: prepared.body, signed_at: signedAt };
 }

@@ -5,7 +5,7 @@ import { loadEndpointForDelivery } from './endpoints.js';
 import { Invalid, NotFound } from './errors.js';
 import { schemaVersionOf } from './event-catalog.js';
 import { deliveryIdFor, newId } from './ids.js';
-import { prepareSignedRequest, type PreparedRequest } from './signed-request.js';
+import { deliveryEnvelopeContent, prepareSignedRequest, type PreparedRequest } from './signed-request.js';
 import type { SignatureProfile } from './signing.js';
 import { assertTemplateCompiles, TemplateRenderError, type EndpointTemplate } from './templates.js';
 
@@ -32,31 +32,23 @@ export async function previewEndpointRequest(
   if (!endpoint || endpoint.deleted || endpoint.tenant_id !== input.tenantId) throw new NotFound('Endpoint');
   if (input.template !== undefined) assertTemplateCompiles(input.template);
 
-  let content: Parameters<typeof prepareSignedRequest>[1];
+  // A stored event of the tenant, or a sample with fresh ids; either way under the delivery id it has (or would have) here.
+  let event: { id: string; event_type: string; schema_version: string; trace_id: string; created_at: Date; data: unknown };
   if ('event_id' in input.event) {
-    const event = await getEvent(deps.sql, input.tenantId, input.event.event_id);
-    if (!event) throw new NotFound('Event');
-    content = {
-      eventId: event.id,
-      deliveryId: deliveryIdFor(event.id, endpoint.id),
-      eventType: event.event_type,
-      schemaVersion: event.schema_version,
-      traceId: event.trace_id,
-      createdAt: event.created_at,
-      data: event.data,
-    };
+    const stored = await getEvent(deps.sql, input.tenantId, input.event.event_id);
+    if (!stored) throw new NotFound('Event');
+    event = stored;
   } else {
-    const eventId = newId('event');
-    content = {
-      eventId,
-      deliveryId: deliveryIdFor(eventId, endpoint.id),
-      eventType: input.event.event_type,
-      schemaVersion: schemaVersionOf(input.event.event_type),
-      traceId: newId('trace'),
-      createdAt: new Date(),
+    event = {
+      id: newId('event'),
+      event_type: input.event.event_type,
+      schema_version: schemaVersionOf(input.event.event_type),
+      trace_id: newId('trace'),
+      created_at: new Date(),
       data: input.event.data,
     };
   }
+  const content = deliveryEnvelopeContent({ ...event, id: deliveryIdFor(event.id, endpoint.id), event_id: event.id });
 
   const target = input.template === undefined ? endpoint : { ...endpoint, template: input.template };
   try {

@@ -1,6 +1,6 @@
 import express from 'express';
 import type { ApiDeps } from '../app.js';
-import { createSecretBox, generateSigningSecret, maskSecret } from '../../core/crypto.js';
+import { createSecretBox, generateSigningSecret, maskHeaderValue, maskHeaders, maskSecret } from '../../core/crypto.js';
 import { durationPattern, formatDuration, parseDuration } from '../../core/durations.js';
 import {
   createEndpoint,
@@ -220,10 +220,6 @@ const rotatedSchema = z
   .openapi('RotatedSecret');
 
 /** `****` and the last four characters; short values (which the last four would give away) are hidden whole. */
-export function maskHeaderValue(value: string): string {
-  return value.length >= 8 ? `****${value.slice(-4)}` : '****';
-}
-
 function endpointView(endpoint: EndpointRecord, options: { showSecret?: boolean; extraProfiles?: Record<string, SignatureProfile> } = {}) {
   const warnings = endpointWarnings(endpoint.signature, options.extraProfiles);
   return {
@@ -478,8 +474,7 @@ export function endpointRoutes(deps: ApiDeps): express.Router {
         { sql, box, extraProfiles: config.HERALD_SIGNATURE_PROFILES },
         { tenantId: params.tenant_id, endpointId: params.endpoint_id, event: event as Parameters<typeof previewEndpointRequest>[1]['event'], template },
       );
-      const masked = new Set(preview.custom_headers);
-      const headers = Object.fromEntries(Object.entries(preview.headers).map(([name, value]) => [name, masked.has(name) ? maskHeaderValue(value) : value]));
+      const headers = maskHeaders(preview.headers, preview.custom_headers);
       response.json({ event_id: preview.event_id, delivery_id: preview.delivery_id, url: preview.url, headers, body: preview.body });
     },
   );
